@@ -1,0 +1,84 @@
+"""analytics-compat: the legacy Segment analytics-node API on a PostHog core.
+
+::
+
+    import analytics_compat as analytics
+
+    analytics.init({"secret": "phc_...", "host": "http://127.0.0.1:8010", "flushAt": 20})
+    analytics.track({"userId": "u1", "event": "Signed Up"}).on("flush", lambda: print("sent"))
+    analytics.flush(lambda err: print("flushed", err))
+
+Public names are re-exported here; the ``_modules`` behind them are private.
+"""
+
+from __future__ import annotations
+
+from . import triggers
+from ._batching import Lifecycle
+from ._client import Client, FlushInfo
+from ._default import (
+    alias,
+    default_client,
+    flush,
+    group,
+    identify,
+    init,
+    on,
+    once,
+    remove_listener,
+    shutdown,
+    track,
+)
+from ._options import DEFAULT_HOST, ClientOptions, FlushPolicy
+from ._promise import MessagePromise, PromiseState
+from ._version import __version__
+from .errors import (
+    AnalyticsError,
+    ClientClosedError,
+    ConfigurationError,
+    DeliveryError,
+    EncodingError,
+    HTTPStatusError,
+    NotInitializedError,
+    QueueFullError,
+    RetriesExhaustedError,
+    ShutdownTimeoutError,
+    TransportError,
+    ValidationError,
+)
+
+__all__ = [
+    "DEFAULT_HOST",
+    "AnalyticsError",
+    "Client",
+    "ClientClosedError",
+    "ClientOptions",
+    "ConfigurationError",
+    "DeliveryError",
+    "EncodingError",
+    "FlushInfo",
+    "FlushPolicy",
+    "HTTPStatusError",
+    "Lifecycle",
+    "MessagePromise",
+    "NotInitializedError",
+    "PromiseState",
+    "QueueFullError",
+    "RetriesExhaustedError",
+    "ShutdownTimeoutError",
+    "TransportError",
+    "ValidationError",
+    "__version__",
+    "alias",
+    "default_client",
+    "flush",
+    "group",
+    "identify",
+    "init",
+    "on",
+    "once",
+    "remove_listener",
+    "shutdown",
+    "track",
+    "triggers",
+]

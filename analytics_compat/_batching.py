@@ -1,0 +1,376 @@
+"""Batching: one bounded queue and one worker thread per client.
+
+Owns when queued messages leave: triggers release them (``release`` marks every
+message queued at that moment, so batch boundaries are fixed when the trigger
+fires, not when the worker wakes), the worker sends released messages in batches
+(``max_batch_size`` events, ``max_batch_bytes``), ``flush`` requests complete once
+every message queued before them has settled, and the lifecycle: shutdown drains
+within a deadline, interpreter exit drains every live batcher, and a forked child
+starts with an empty queue and its own worker (the parent sends what it queued).
+
+It calls ``deliver(messages, outcomes)`` for every settled group of messages; what
+that does (events, promises) is the client's business. Knows nothing about the
+legacy API, listeners or HTTP details beyond the transport's ``send``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import enum
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import Any, Callable, Deque, List, Optional
+
+from . import triggers as _triggers
+from ._events import Message, encode, reseed
+from ._listeners import call_safely
+from ._options import ClientOptions, FlushPolicy
+from ._transport import Outcome, Transport
+from .errors import DeliveryError, EncodingError, QueueFullError, ShutdownTimeoutError
+
+__all__ = ["Batcher", "Lifecycle"]
+
+logger = logging.getLogger(__name__)
+
+Deliver = Callable[[List[Message], List[Outcome]], None]
+FlushCallback = Callable[[Optional[DeliveryError]], None]
+
+
+class Lifecycle(enum.Enum):
+    RUNNING = "running"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class _FlushWaiter:
+    __slots__ = ("callback", "done", "error", "target")
+
+    def __init__(self, target: int, callback: Optional[FlushCallback]) -> None:
+        self.target = target
+        self.callback = callback
+        self.error: Optional[DeliveryError] = None
+        self.done = threading.Event()
+
+
+_LIVE: weakref.WeakSet[Batcher] = weakref.WeakSet()
+
+
+class Batcher:
+    def __init__(
+        self,
+        options: ClientOptions,
+        deliver: Deliver,
+        on_dropped: Callable[[int], None],
+        trigger_subject: Any,
+    ) -> None:
+        self.options = options
+        self._deliver = deliver
+        self._on_dropped = on_dropped
+        self._subject = weakref.proxy(trigger_subject)
+        self._clock = options.clock
+        self._default_triggers = options.triggers == (_triggers.size, _triggers.time)
+        self._legacy = options.flush_policy is FlushPolicy.LEGACY
+        self.dropped: collections.Counter[str] = collections.Counter()
+        self._reset()
+        self._state = Lifecycle.RUNNING
+        _LIVE.add(self)
+        self._start_worker()
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._interrupt = threading.Event()
+        self._queue: Deque[Message] = collections.deque()
+        self._released = 0  # messages at the head of the queue released for sending
+        self._marks: Deque[int] = collections.deque()  # batch boundaries among them
+        self._enqueued = 0
+        self._settled = 0
+        self._drops_to_report = 0
+        self._waiters: List[_FlushWaiter] = []
+        self._deadline: Optional[float] = None
+        self.last_flush = float("-inf") if self._legacy else self._clock()
+        opts = self.options
+        self.transport = Transport(
+            host=opts.host,
+            secret=opts.secret,
+            gzip=opts.gzip,
+            timeout=opts.timeout,
+            max_retries=opts.max_retries,
+            retry_backoff=opts.retry_backoff,
+            max_retry_backoff=opts.max_retry_backoff,
+            max_retry_after=opts.max_retry_after,
+            historical_migration=opts.historical_migration,
+            deadline=lambda: self._deadline,
+            interrupt=self._interrupt,
+        )
+
+    def _start_worker(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name="analytics-compat-worker", daemon=True
+        )
+        self._thread.start()
+
+    # -- caller's thread ------------------------------------------------------------
+    @property
+    def state(self) -> Lifecycle:
+        return self._state
+
+    @property
+    def queued(self) -> int:
+        """Messages waiting to be released (what the size trigger counts)."""
+        return len(self._queue) - self._released
+
+    @property
+    def batch_age(self) -> float:
+        if self._legacy:
+            return self._clock() - self.last_flush
+        queue, released = self._queue, self._released
+        try:
+            return self._clock() - queue[released].enqueued_at
+        except IndexError:
+            return 0.0
+
+    def put(self, message: Message) -> bool:
+        """Queue a message; False (and the promise failed) if the queue was full."""
+        clock = self._clock
+        with self._lock:
+            if len(self._queue) >= self.options.max_queue_size:
+                self.dropped["queue_full"] += 1
+                self._drops_to_report += 1
+                full = True
+            else:
+                message.enqueued_at = clock()
+                self._queue.append(message)
+                self._enqueued += 1
+                full = False
+        if full:
+            message.promise._settle(QueueFullError("queue full: the message was dropped"))
+            self._poke()
+            return False
+        if self._default_triggers:
+            opts = self.options
+            if (
+                len(self._queue) - self._released >= opts.flush_at
+                or self.batch_age > opts.flush_after
+            ):
+                self.release()
+        else:
+            self.check_triggers()
+        return True
+
+    def check_triggers(self) -> bool:
+        fired = False
+        for trigger in self.options.triggers:
+            try:
+                fired = bool(trigger(self._subject))
+            except Exception:
+                logger.exception("analytics-compat: a flush trigger raised; treated as False")
+            if fired:
+                self.release()
+                break
+        return fired
+
+    def release(self) -> None:
+        """Release everything queued now for sending, and wake the worker."""
+        with self._lock:
+            fresh = len(self._queue) - self._released
+            if fresh > 0:
+                self._marks.append(fresh)
+                self._released += fresh
+            self.last_flush = self._clock()
+        self._poke()
+
+    def _poke(self) -> None:
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def flush(self, callback: Optional[FlushCallback] = None) -> _FlushWaiter:
+        """Send everything queued now; ``callback(err)`` runs once all of it has settled."""
+        with self._lock:
+            waiter = _FlushWaiter(self._enqueued, callback)
+            pending = self._settled < waiter.target
+            if pending:
+                self._waiters.append(waiter)
+        if pending:
+            self.release()
+        else:
+            self._finish(waiter)
+        return waiter
+
+    def on_worker_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def shutdown(self, timeout: Optional[float]) -> bool:
+        """Drain within ``timeout`` seconds and stop; True if everything settled in time."""
+        self.begin_shutdown(timeout)
+        return self.join()
+
+    def begin_shutdown(self, timeout: Optional[float]) -> None:
+        """Start draining with a deadline ``timeout`` seconds (real time) from now."""
+        if timeout is None:
+            timeout = self.options.shutdown_timeout
+        with self._lock:
+            if self._state is not Lifecycle.RUNNING:
+                return
+            self._state = Lifecycle.CLOSING
+            self._deadline = time.monotonic() + timeout
+        _LIVE.discard(self)
+        self.release()
+        self._interrupt.set()
+
+    def join(self) -> bool:
+        """Wait for the worker to finish draining (never on the worker thread itself)."""
+        if not self.on_worker_thread() and self._deadline is not None:
+            self._thread.join(max(0.0, self._deadline - time.monotonic()) + 1.0)
+        return not self._queue and self._released == 0
+
+    # -- worker thread --------------------------------------------------------------
+    def _run(self) -> None:
+        interval = self.options.timer_interval
+        while True:
+            woken = self._wake.wait(interval)
+            self._wake.clear()
+            try:
+                if not woken and self._queue:
+                    self.check_triggers()
+                self._report_drops()
+                self._drain()
+            except Exception:  # a library bug must not kill the worker
+                logger.exception("analytics-compat: internal error in the worker; carrying on")
+            if self._state is Lifecycle.CLOSING and (self._drained() or self._past_deadline()):
+                self._close()
+                return
+
+    def _drained(self) -> bool:
+        return not self._queue
+
+    def _past_deadline(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
+    def _report_drops(self) -> None:
+        with self._lock:
+            count, self._drops_to_report = self._drops_to_report, 0
+        if count:
+            self._on_dropped(count)
+
+    def _drain(self) -> None:
+        while self._released and not self._past_deadline():
+            with self._lock:
+                mark = self._marks.popleft()
+                take = min(mark, self.options.max_batch_size)
+                if mark > take:
+                    self._marks.appendleft(mark - take)
+                batch = [self._queue.popleft() for _ in range(take)]
+                self._released -= take
+            self._send(batch)
+
+    def _send(self, batch: List[Message]) -> None:
+        opts = self.options
+        chunk: List[Message] = []
+        encoded: List[bytes] = []
+        size = 0
+        failed: List[Message] = []
+        errors: List[Outcome] = []
+        for message in batch:
+            try:
+                data = encode(message)
+            except (TypeError, ValueError) as exc:
+                failed.append(message)
+                errors.append(EncodingError(f"the event could not be encoded: {exc}"))
+                continue
+            if len(data) > opts.max_event_bytes:
+                failed.append(message)
+                errors.append(
+                    EncodingError(
+                        f"the event is {len(data)} bytes; the cap is {opts.max_event_bytes}"
+                    )
+                )
+                continue
+            if chunk and size + len(data) > opts.max_batch_bytes:
+                self._settle(chunk, self.transport.send(encoded))
+                chunk, encoded, size = [], [], 0
+            chunk.append(message)
+            encoded.append(data)
+            size += len(data) + 1
+        if failed:
+            self._settle(failed, errors)
+        if chunk:
+            self._settle(chunk, self.transport.send(encoded))
+
+    def _settle(self, messages: List[Message], outcomes: List[Outcome]) -> None:
+        try:
+            self._deliver(messages, outcomes)
+        finally:
+            first_error = next((o for o in outcomes if o is not None), None)
+            with self._lock:
+                self._settled += len(messages)
+                settled = self._settled
+                ready = [w for w in self._waiters if w.target <= settled]
+                self._waiters = [w for w in self._waiters if w.target > settled]
+                for waiter in self._waiters:
+                    if waiter.error is None:
+                        waiter.error = first_error
+            for waiter in ready:
+                if waiter.error is None:
+                    waiter.error = first_error
+                self._finish(waiter)
+
+    def _finish(self, waiter: _FlushWaiter) -> None:
+        waiter.done.set()
+        if waiter.callback is not None:
+            call_safely(waiter.callback, (waiter.error,), "flush callback")
+
+    def _close(self) -> None:
+        """Fail what the deadline left behind, release flush waiters, close the transport."""
+        with self._lock:
+            leftover = list(self._queue)
+            self._queue.clear()
+            self._released = 0
+            self._marks.clear()
+            self._state = Lifecycle.CLOSED
+        if leftover:
+            logger.warning(
+                "analytics-compat: shutdown deadline passed with %d messages undelivered",
+                len(leftover),
+            )
+            error = ShutdownTimeoutError("shutdown deadline passed before delivery")
+            self._settle(leftover, [error] * len(leftover))
+        with self._lock:
+            waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            self._finish(waiter)
+        self.transport.close()
+
+    def _after_fork_in_child(self) -> None:
+        if self._state is not Lifecycle.RUNNING:
+            return
+        # The parent still holds and will send everything queued before the fork.
+        self._reset()
+        self._start_worker()
+
+
+def _drain_all_at_exit() -> None:
+    """Drain every client nobody shut down, in parallel, each within its shutdown_timeout."""
+    batchers = list(_LIVE)
+    for batcher in batchers:
+        batcher.begin_shutdown(None)
+    for batcher in batchers:
+        try:
+            batcher.join()
+        except Exception:
+            logger.exception("analytics-compat: draining a client at exit failed")
+
+
+def _reinit_in_child() -> None:
+    reseed()
+    for batcher in list(_LIVE):
+        batcher._after_fork_in_child()
+
+
+atexit.register(_drain_all_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_in_child)

@@ -1,0 +1,253 @@
+"""The PostHog core: build wire events from PostHog-style calls, and encode them.
+
+Owns the shape of a PostHog event (``event``, ``distinct_id``, ``properties``,
+``timestamp``, ``uuid``, plus ``$lib``/``$lib_version``) and the split of work
+between threads: the caller's thread only validates and snapshots (``build_*``
+returns a ``Message``); the worker thread assigns the uuid, formats the timestamp
+and encodes the JSON exactly once (``encode``), so a retried event is byte-for-byte
+the same event.
+
+Knows nothing about queues, triggers, HTTP or the legacy analytics-node names.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import random
+import time
+import uuid as _uuid
+from typing import Any, Mapping, Optional, Union
+
+from ._jsonsafe import iso_utc, json_safe_mapping
+from ._promise import MessagePromise
+from ._version import __version__
+from .errors import ValidationError
+
+__all__ = [
+    "LIB_NAME",
+    "Message",
+    "build_alias",
+    "build_capture",
+    "build_group_identify",
+    "build_set",
+    "check_distinct_id",
+    "encode",
+    "parse_timestamp",
+]
+
+LIB_NAME = "analytics-compat"
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+# Event uuids need uniqueness, not secrecy; a seeded PRNG is several times cheaper than
+# os.urandom per event. Re-seeded after fork (see _batching) so children never repeat.
+_rng = random.Random()
+
+
+def reseed() -> None:
+    _rng.seed()
+
+
+class Message:
+    """One queued event: built on the caller's thread, encoded on the worker's."""
+
+    __slots__ = (
+        "distinct_id",
+        "encoded",
+        "enqueued_at",
+        "event",
+        "promise",
+        "properties",
+        "timestamp",
+        "uuid",
+    )
+
+    def __init__(
+        self,
+        event: str,
+        distinct_id: str,
+        properties: dict[str, Any],
+        timestamp: Union[float, str],
+        uuid: Optional[str],
+    ) -> None:
+        self.event = event
+        self.distinct_id = distinct_id
+        self.properties = properties
+        self.timestamp = timestamp  # epoch seconds (float) or an ISO string the caller gave
+        self.uuid = uuid
+        self.promise = MessagePromise(uuid)
+        self.encoded: Optional[bytes] = None
+        self.enqueued_at = 0.0
+
+
+def check_distinct_id(value: Any, field: str) -> str:
+    """A distinct id is a non-empty string; an int is accepted and stringified."""
+    if isinstance(value, str):
+        if value:
+            return value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ValidationError(f"{field} is required and must be a non-empty string", field=field)
+
+
+def _check_name(value: Any, field: str) -> str:
+    if isinstance(value, str) and value:
+        return value
+    raise ValidationError(f"{field} is required and must be a non-empty string", field=field)
+
+
+def parse_timestamp(value: Any, field: str = "timestamp") -> Union[float, str]:
+    """None -> now (epoch seconds); datetime or ISO-8601 string -> UTC ISO string."""
+    if value is None:
+        return time.time()
+    if isinstance(value, _dt.datetime):
+        return iso_utc(value)
+    if isinstance(value, str):
+        text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+        try:
+            return iso_utc(_dt.datetime.fromisoformat(text))
+        except ValueError:
+            pass
+    raise ValidationError(
+        f"{field} must be a datetime or an ISO-8601 string, not {value!r:.40}", field=field
+    )
+
+
+def _check_uuid(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    try:
+        return str(value if isinstance(value, _uuid.UUID) else _uuid.UUID(str(value)))
+    except ValueError:
+        raise ValidationError("uuid must be a valid UUID", field="uuid") from None
+
+
+def _properties(value: Any, field: str) -> dict[str, Any]:
+    return {} if value is None else json_safe_mapping(value, field)
+
+
+def build_capture(
+    distinct_id: Any,
+    event: Any,
+    properties: Any = None,
+    timestamp: Any = None,
+    uuid: Any = None,
+    groups: Optional[Mapping[str, Any]] = None,
+    *,
+    id_field: str = "distinct_id",
+    event_field: str = "event",
+    properties_field: str = "properties",
+) -> Message:
+    """A PostHog ``capture``: any event name, properties as given."""
+    props = _properties(properties, properties_field)
+    if groups is not None:
+        props["$groups"] = json_safe_mapping(groups, "groups")
+    return Message(
+        _check_name(event, event_field),
+        check_distinct_id(distinct_id, id_field),
+        props,
+        parse_timestamp(timestamp),
+        _check_uuid(uuid),
+    )
+
+
+def build_set(
+    distinct_id: Any,
+    properties: Any = None,
+    timestamp: Any = None,
+    uuid: Any = None,
+    *,
+    event: str = "$set",
+    id_field: str = "distinct_id",
+    properties_field: str = "properties",
+    extra: Optional[dict[str, Any]] = None,
+) -> Message:
+    """Set person properties: ``$set`` (PostHog ``set``) or ``$identify`` (legacy identify)."""
+    props = dict(extra) if extra else {}
+    props["$set"] = _properties(properties, properties_field)
+    return Message(
+        event,
+        check_distinct_id(distinct_id, id_field),
+        props,
+        parse_timestamp(timestamp),
+        _check_uuid(uuid),
+    )
+
+
+def build_alias(
+    previous_id: Any,
+    distinct_id: Any,
+    timestamp: Any = None,
+    uuid: Any = None,
+    *,
+    previous_field: str = "previous_id",
+    id_field: str = "distinct_id",
+    extra: Optional[dict[str, Any]] = None,
+) -> Message:
+    """``$create_alias``: sent as the previous id, naming the new id in ``alias``."""
+    previous = check_distinct_id(previous_id, previous_field)
+    props = dict(extra) if extra else {}
+    props["distinct_id"] = previous
+    props["alias"] = check_distinct_id(distinct_id, id_field)
+    return Message("$create_alias", previous, props, parse_timestamp(timestamp), _check_uuid(uuid))
+
+
+def build_group_identify(
+    group_type: Any,
+    group_key: Any,
+    properties: Any = None,
+    timestamp: Any = None,
+    uuid: Any = None,
+    distinct_id: Any = None,
+    *,
+    type_field: str = "group_type",
+    key_field: str = "group_key",
+    id_field: str = "distinct_id",
+    properties_field: str = "properties",
+    extra: Optional[dict[str, Any]] = None,
+) -> Message:
+    """``$groupidentify``: set properties on the group ``(group_type, group_key)``."""
+    gtype = _check_name(group_type, type_field)
+    gkey = check_distinct_id(group_key, key_field)
+    # PostHog's SDKs send a group identify without a person as "$<type>_<key>".
+    did = f"${gtype}_{gkey}" if distinct_id is None else check_distinct_id(distinct_id, id_field)
+    props = dict(extra) if extra else {}
+    props["$group_type"] = gtype
+    props["$group_key"] = gkey
+    props["$group_set"] = _properties(properties, properties_field)
+    return Message("$groupidentify", did, props, parse_timestamp(timestamp), _check_uuid(uuid))
+
+
+def _fast_uuid4() -> str:
+    bits = _rng.getrandbits(128)
+    # Set the version (4) and variant (10xx) bits as RFC 4122 requires.
+    bits = (bits & ~(0xF000 << 64)) | (0x4000 << 64)
+    bits = (bits & ~(0xC000 << 48)) | (0x8000 << 48)
+    text = f"{bits:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
+def encode(message: Message) -> bytes:
+    """Encode once, on the worker: assigns the uuid and the ISO timestamp. Raises on bad data."""
+    if message.encoded is not None:
+        return message.encoded
+    if message.uuid is None:
+        message.uuid = _fast_uuid4()
+        message.promise.uuid = message.uuid
+    stamp = message.timestamp
+    if not isinstance(stamp, str):
+        stamp = (_EPOCH + _dt.timedelta(seconds=stamp)).isoformat()
+    props = message.properties
+    props["$lib"] = LIB_NAME
+    props["$lib_version"] = __version__
+    body = {
+        "event": message.event,
+        "distinct_id": message.distinct_id,
+        "properties": props,
+        "timestamp": stamp,
+        "uuid": message.uuid,
+    }
+    message.encoded = _dumps(body).encode("utf-8")
+    return message.encoded

@@ -1,0 +1,118 @@
+"""Turn caller-supplied values into values JSON can carry, at call time.
+
+Owns the one rule for property values: JSON scalars, lists and string-keyed
+mappings pass; datetime, date, time, Decimal, UUID, Enum, set, frozenset, tuple and
+bytes are converted; anything else is rejected with a ``ValidationError`` whose
+``field`` is the dotted path to the value. The result is a fresh copy, so a caller
+mutating its dict after the call cannot change what is sent.
+
+Knows nothing about messages, queues or HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import decimal
+import enum
+import math
+import uuid
+from typing import Any, Mapping
+
+from .errors import ValidationError
+
+__all__ = ["iso_utc", "json_safe", "json_safe_mapping"]
+
+_SCALARS = (str, int, bool, type(None))
+_MAX_DEPTH = 32
+
+
+def iso_utc(value: _dt.datetime) -> str:
+    """ISO-8601 in UTC; a naive datetime is taken to be UTC already."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.timezone.utc)
+    else:
+        value = value.astimezone(_dt.timezone.utc)
+    return value.isoformat()
+
+
+def json_safe_mapping(value: Any, field: str) -> dict[str, Any]:
+    """Check that ``value`` is a mapping and return a JSON-safe copy of it."""
+    if not isinstance(value, Mapping):
+        raise ValidationError(
+            f"{field} must be a mapping (dict), not {type(value).__name__}", field=field
+        )
+    return _mapping(value, field, 0)
+
+
+def json_safe(value: Any, field: str) -> Any:
+    """Return a JSON-safe copy of ``value`` or raise ``ValidationError`` naming ``field``."""
+    return _convert(value, field, 0)
+
+
+def _mapping(value: Mapping[Any, Any], field: str, depth: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            if isinstance(key, (int, float, bool)) or key is None:
+                key = json_key(key)
+            else:
+                raise ValidationError(
+                    f"{field} has a key of type {type(key).__name__}; keys must be strings",
+                    field=field,
+                )
+        # The fast path keeps the common case (a handful of str/int values) cheap.
+        if type(item) in _SCALARS:
+            out[key] = item
+        else:
+            out[key] = _convert(item, f"{field}.{key}", depth + 1)
+    return out
+
+
+def json_key(key: Any) -> str:
+    """Stringify a scalar mapping key the way ``json.dumps`` would."""
+    if key is True:
+        return "true"
+    if key is False:
+        return "false"
+    if key is None:
+        return "null"
+    return str(key)
+
+
+def _convert(value: Any, field: str, depth: int) -> Any:
+    if depth > _MAX_DEPTH:
+        raise ValidationError(f"{field} is nested more than {_MAX_DEPTH} levels deep", field=field)
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        raise ValidationError(f"{field} is {value!r}, which JSON cannot carry", field=field)
+    if isinstance(value, Mapping):
+        return _mapping(value, field, depth)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        return [_convert(item, f"{field}[{i}]", depth + 1) for i, item in enumerate(items)]
+    if isinstance(value, _dt.datetime):
+        return iso_utc(value)
+    if isinstance(value, (_dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        if value.is_finite():
+            return float(value)
+        raise ValidationError(f"{field} is {value}, which JSON cannot carry", field=field)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return _convert(value.value, field, depth + 1)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return base64.b64encode(raw).decode("ascii")
+    raise ValidationError(
+        f"{field} has a value of type {type(value).__name__}, which cannot be sent as JSON",
+        field=field,
+    )

@@ -1,0 +1,123 @@
+"""The exception tree of analytics-compat.
+
+Owns every error class the library raises or hands out. It knows nothing about
+clients, queues or HTTP beyond the few fields an error carries.
+
+::
+
+    AnalyticsError
+    ├── ConfigurationError (ValueError)   raised by Client()/init() for a bad or unknown option
+    │   └── NotInitializedError           raised by a call on a client that init() never set up
+    ├── ValidationError (ValueError)      raised by a call for a bad message; names the field
+    ├── ClientClosedError (RuntimeError)  raised by a call on a shut-down client
+    └── DeliveryError                     never raised on the caller's thread: handed to the
+        │                                 client's ``error`` listeners and to message promises
+        ├── QueueFullError                the queue held ``maxQueueSize`` messages; this one dropped
+        ├── EncodingError                 the message could not be encoded, or exceeds the event cap
+        ├── HTTPStatusError               the server answered with a non-2xx status
+        ├── TransportError                no answer: connection refused, reset, timeout, ...
+        ├── RetriesExhaustedError         a retryable failure persisted through every attempt
+        └── ShutdownTimeoutError          shutdown's (or exit's) deadline passed before delivery
+
+Error text never contains a project key or a personal API key: messages are built
+from statuses, counts and field names only.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+__all__ = [
+    "AnalyticsError",
+    "ClientClosedError",
+    "ConfigurationError",
+    "DeliveryError",
+    "EncodingError",
+    "HTTPStatusError",
+    "NotInitializedError",
+    "QueueFullError",
+    "RetriesExhaustedError",
+    "ShutdownTimeoutError",
+    "TransportError",
+    "ValidationError",
+]
+
+
+class AnalyticsError(Exception):
+    """Base class of every error analytics-compat raises or reports."""
+
+
+class ConfigurationError(AnalyticsError, ValueError):
+    """Raised by ``Client(...)`` / ``init(...)`` when an option is unknown, missing or ill-typed.
+
+    ``option`` names the offending option as the caller spelled it.
+    """
+
+    def __init__(self, message: str, *, option: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+class NotInitializedError(ConfigurationError):
+    """Raised by a call on a client (or the module-level default) before ``init(...)``."""
+
+
+class ValidationError(AnalyticsError, ValueError):
+    """Raised synchronously by a call whose message is malformed, before anything is queued.
+
+    ``field`` is a dotted path to the offending field (``"userId"``,
+    ``"properties.price"``).
+    """
+
+    def __init__(self, message: str, *, field: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ClientClosedError(AnalyticsError, RuntimeError):
+    """Raised by a call on a client after ``shutdown()``."""
+
+
+class DeliveryError(AnalyticsError):
+    """A message could not be delivered. Never raised on the caller's thread."""
+
+
+class QueueFullError(DeliveryError):
+    """The client's queue already held ``maxQueueSize`` messages; the new message was dropped."""
+
+
+class EncodingError(DeliveryError):
+    """The message could not be encoded as JSON, or its encoding exceeds the per-event cap."""
+
+
+class HTTPStatusError(DeliveryError):
+    """The server answered with a non-2xx status.
+
+    ``status_code`` is the HTTP status; ``retryable`` tells whether the library
+    retried it (408, 429 and 5xx are retried; other 4xx are not).
+    """
+
+    def __init__(self, status_code: int, *, retryable: bool, detail: str = "") -> None:
+        text = f"server answered HTTP {status_code}"
+        if detail:
+            text = f"{text}: {detail}"
+        super().__init__(text)
+        self.status_code = status_code
+        self.retryable = retryable
+
+
+class TransportError(DeliveryError):
+    """The request got no HTTP answer (connection refused or reset, timeout, TLS failure)."""
+
+
+class RetriesExhaustedError(DeliveryError):
+    """A retryable failure persisted through every attempt; ``last_error`` is the final one."""
+
+    def __init__(self, attempts: int, last_error: DeliveryError) -> None:
+        super().__init__(f"gave up after {attempts} attempts: {last_error}")
+        self.attempts = attempts
+        self.last_error = last_error
+
+
+class ShutdownTimeoutError(DeliveryError):
+    """``shutdown()`` (or interpreter exit) reached its deadline before this message was sent."""
