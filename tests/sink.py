@@ -118,4 +118,3 @@ class Sink:
         self.stall.set()
         self.server.shutdown()
         self.server.server_close()
-
