@@ -74,6 +74,8 @@ class Batcher:
         self._clock = options.clock
         self._default_triggers = options.triggers == (_triggers.size, _triggers.time)
         self._legacy = options.flush_policy is FlushPolicy.LEGACY
+        self._flush_at = options.flush_at
+        self._flush_after = options.flush_after
         self.dropped: collections.Counter[str] = collections.Counter()
         self._reset()
         self._state = Lifecycle.RUNNING
@@ -136,30 +138,34 @@ class Batcher:
 
     def put(self, message: Message) -> bool:
         """Queue a message; False (and the promise failed) if the queue was full."""
-        clock = self._clock
+        now = self._clock()
+        queue = self._queue
         with self._lock:
-            if len(self._queue) >= self.options.max_queue_size:
+            if len(queue) >= self.options.max_queue_size:
                 self.dropped["queue_full"] += 1
                 self._drops_to_report += 1
                 full = True
             else:
-                message.enqueued_at = clock()
-                self._queue.append(message)
+                message.enqueued_at = now
+                queue.append(message)
                 self._enqueued += 1
                 full = False
         if full:
-            message.promise._settle(QueueFullError("queue full: the message was dropped"))
+            message._settle(QueueFullError("queue full: the message was dropped"))
             self._poke()
             return False
-        if self._default_triggers:
-            opts = self.options
-            if (
-                len(self._queue) - self._released >= opts.flush_at
-                or self.batch_age > opts.flush_after
-            ):
-                self.release()
-        else:
+        if not self._default_triggers:
             self.check_triggers()
+            return True
+        # The default triggers (size, time), inlined: this runs on every call.
+        waiting = len(queue) - self._released
+        if waiting >= self._flush_at:
+            self.release()
+        elif self._legacy:
+            if now - self.last_flush > self._flush_after:
+                self.release()
+        elif waiting and now - queue[self._released].enqueued_at > self._flush_after:
+            self.release()
         return True
 
     def check_triggers(self) -> bool:

@@ -70,6 +70,7 @@ class ClientCore:
         self._batcher: Optional[Batcher] = None
         self._stats = _Stats()
         self._closed = False
+        self._accepting = False  # initialized and not shut down: the hot path's one check
         if options is not None or kwargs:
             self.init(options, **kwargs)
 
@@ -87,6 +88,7 @@ class ClientCore:
         if parsed.send:
             self._batcher = Batcher(parsed, self._deliver, self._report_drops, self)
         self.options = parsed
+        self._accepting = True
         self._on_init()
         self._emitter.emit("initialize")
 
@@ -158,10 +160,10 @@ class ClientCore:
     def _submit(self, message: Message) -> MessagePromise:
         batcher = self._batcher
         if batcher is None:  # send=False: test mode, nothing leaves the process
-            message.promise._settle(None)
+            message._settle(None)
         else:
             batcher.put(message)
-        return message.promise
+        return message
 
     def _deliver(self, messages: List[Message], outcomes: List[Outcome]) -> None:
         """Worker thread: client events first, then each promise (DESIGN.md's order)."""
@@ -176,7 +178,7 @@ class ClientCore:
                 seen.append(outcome)
                 self._emitter.emit("error", outcome)
         for message, outcome in zip(messages, outcomes):
-            message.promise._settle(outcome)
+            message._settle(outcome)
 
     def _report_drops(self, count: int) -> None:
         for _ in range(count):
@@ -216,6 +218,7 @@ class ClientCore:
         Returns True if everything settled in time. Later calls raise ClientClosedError.
         """
         self._closed = True
+        self._accepting = False
         self._on_shutdown()
         if self._batcher is None:
             return True
@@ -256,12 +259,18 @@ class Client(ClientCore):
 
     def track(self, message: Any = None, /, **kwargs: Any) -> MessagePromise:
         """``track({'userId', 'event', 'properties', 'timestamp', 'context'})``."""
-        self._require_open()
+        if not self._accepting:
+            self._require_open()
         fields = normalize("track", message, kwargs)
         built = legacy_track(fields)
         if fields.get("sendFeatureFlags"):
             self._add_flag_properties(built)
-        return self._submit(built)
+        batcher = self._batcher
+        if batcher is None:
+            built._settle(None)
+        else:
+            batcher.put(built)
+        return built
 
     def alias(self, message: Any = None, to: Any = None, /, **kwargs: Any) -> MessagePromise:
         """``alias({'from': old, 'to': new})`` or ``alias(old, new)`` -> ``$create_alias``.

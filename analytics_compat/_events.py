@@ -20,7 +20,7 @@ import uuid as _uuid
 from typing import Any, Mapping, Optional, Union
 
 from ._jsonsafe import iso_utc, json_safe_mapping
-from ._promise import MessagePromise
+from ._promise import MessagePromise, PromiseState
 from ._version import __version__
 from .errors import ValidationError
 
@@ -47,18 +47,19 @@ def reseed() -> None:
     _rng.seed()
 
 
-class Message:
-    """One queued event: built on the caller's thread, encoded on the worker's."""
+class Message(MessagePromise):
+    """One queued event, and the promise returned for it (one object, not two).
+
+    Built on the caller's thread; encoded on the worker's.
+    """
 
     __slots__ = (
         "distinct_id",
         "encoded",
         "enqueued_at",
         "event",
-        "promise",
         "properties",
         "timestamp",
-        "uuid",
     )
 
     def __init__(
@@ -69,12 +70,16 @@ class Message:
         timestamp: Union[float, str],
         uuid: Optional[str],
     ) -> None:
+        # MessagePromise.__init__, inlined: this runs once per call on the hot path.
+        self._state = PromiseState.PENDING
+        self._error = None
+        self._listeners = None
+        self._event = None
+        self.uuid = uuid
         self.event = event
         self.distinct_id = distinct_id
         self.properties = properties
         self.timestamp = timestamp  # epoch seconds (float) or an ISO string the caller gave
-        self.uuid = uuid
-        self.promise = MessagePromise(uuid)
         self.encoded: Optional[bytes] = None
         self.enqueued_at = 0.0
 
@@ -138,15 +143,20 @@ def build_capture(
     properties_field: str = "properties",
 ) -> Message:
     """A PostHog ``capture``: any event name, properties as given."""
-    props = _properties(properties, properties_field)
+    # The hot path: the common case (str ids, no timestamp/uuid) avoids helper calls.
+    if type(distinct_id) is not str or not distinct_id:
+        distinct_id = check_distinct_id(distinct_id, id_field)
+    if type(event) is not str or not event:
+        event = _check_name(event, event_field)
+    props = {} if properties is None else json_safe_mapping(properties, properties_field)
     if groups is not None:
         props["$groups"] = json_safe_mapping(groups, "groups")
     return Message(
-        _check_name(event, event_field),
-        check_distinct_id(distinct_id, id_field),
+        event,
+        distinct_id,
         props,
-        parse_timestamp(timestamp),
-        _check_uuid(uuid),
+        time.time() if timestamp is None else parse_timestamp(timestamp),
+        None if uuid is None else _check_uuid(uuid),
     )
 
 
@@ -235,7 +245,6 @@ def encode(message: Message) -> bytes:
         return message.encoded
     if message.uuid is None:
         message.uuid = _fast_uuid4()
-        message.promise.uuid = message.uuid
     stamp = message.timestamp
     if not isinstance(stamp, str):
         stamp = (_EPOCH + _dt.timedelta(seconds=stamp)).isoformat()

@@ -17,13 +17,15 @@ import decimal
 import enum
 import math
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .errors import ValidationError
 
 __all__ = ["iso_utc", "json_safe", "json_safe_mapping"]
 
 _SCALARS = (str, int, bool, type(None))
+_FAST = frozenset(_SCALARS)
 _MAX_DEPTH = 32
 
 
@@ -38,7 +40,7 @@ def iso_utc(value: _dt.datetime) -> str:
 
 def json_safe_mapping(value: Any, field: str) -> dict[str, Any]:
     """Check that ``value`` is a mapping and return a JSON-safe copy of it."""
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise ValidationError(
             f"{field} must be a mapping (dict), not {type(value).__name__}", field=field
         )
@@ -51,6 +53,20 @@ def json_safe(value: Any, field: str) -> Any:
 
 
 def _mapping(value: Mapping[Any, Any], field: str, depth: int) -> dict[str, Any]:
+    # Copy at C speed, then check: the common case (a handful of str/int values under
+    # str keys) costs one pass and no per-key allocation.
+    out = dict(value)
+    for key, item in out.items():
+        if type(key) is not str:
+            return _mapping_slow(out, field, depth)
+        if type(item) not in _FAST:
+            if type(item) is float and item - item == 0:  # finite float
+                continue
+            out[key] = _convert(item, f"{field}.{key}", depth + 1)
+    return out
+
+
+def _mapping_slow(value: Mapping[Any, Any], field: str, depth: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, item in value.items():
         if not isinstance(key, str):
@@ -61,11 +77,7 @@ def _mapping(value: Mapping[Any, Any], field: str, depth: int) -> dict[str, Any]
                     f"{field} has a key of type {type(key).__name__}; keys must be strings",
                     field=field,
                 )
-        # The fast path keeps the common case (a handful of str/int values) cheap.
-        if type(item) in _SCALARS:
-            out[key] = item
-        else:
-            out[key] = _convert(item, f"{field}.{key}", depth + 1)
+        out[key] = _convert(item, f"{field}.{key}", depth + 1)
     return out
 
 

@@ -15,7 +15,8 @@ Knows nothing about queues, threads or HTTP.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any, Dict, Optional, Tuple
 
 from ._events import (
     Message,
@@ -52,6 +53,10 @@ _FIELDS = {
 
 def normalize(call: str, message: Any, kwargs: Mapping[str, Any]) -> Dict[str, Any]:
     """Merge a legacy mapping and snake_case keywords into one legacy-named dict."""
+    allowed = _FIELDS[call]
+    # Fast path: a plain dict with legacy names only, no keywords. Read, never mutated.
+    if not kwargs and type(message) is dict and message.keys() <= allowed:
+        return message
     if message is None:
         message = {}
     elif not isinstance(message, Mapping):
@@ -60,7 +65,6 @@ def normalize(call: str, message: Any, kwargs: Mapping[str, Any]) -> Dict[str, A
             field="message",
         )
     merged: Dict[str, Any] = {}
-    allowed = _FIELDS[call]
     for source in (message, kwargs):
         for key, value in source.items():
             name = _SNAKE.get(key, key)
@@ -115,18 +119,23 @@ def legacy_identify(msg: Mapping[str, Any]) -> Message:
 
 
 def legacy_track(msg: Mapping[str, Any]) -> Message:
-    user, field = _person(msg, "userId", "anonymousId")
+    # The hot path: written out rather than through _person/_extra.
+    user = msg.get("userId")
+    field = "userId"
+    if user is None and msg.get("anonymousId") is not None:
+        user, field = msg["anonymousId"], "anonymousId"
     message = build_capture(
         user,
         msg.get("event"),
         msg.get("properties"),
         msg.get("timestamp"),
-        _uuid(msg),
+        msg.get("uuid", msg.get("messageId")),
         id_field=field,
     )
-    extra = _extra(msg)
-    if extra:
-        message.properties.update(extra)
+    if "context" in msg:
+        extra = _extra(msg)
+        if extra:
+            message.properties.update(extra)
     return message
 
 

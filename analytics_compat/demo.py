@@ -27,7 +27,7 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> 
     parser.add_argument("--db", help="SQLite file for the server (default: in memory)")
     parser.add_argument("--json", action="store_true", help="print the stored events as JSON")
     args = parser.parse_args(argv)
-    write = (out.write if out else print_line)
+    write = out.write if out else print_line
 
     with DevServer(tokens=(TOKEN,), db_path=args.db) as server:
         write(f"dev server listening on {server.url}")
@@ -41,8 +41,10 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> 
             write(json.dumps(event, sort_keys=True))
             continue
         props = {k: v for k, v in event["properties"].items() if not k.startswith("$lib")}
-        write(f"  {event['timestamp'][:19]}  {event['event']:<16} {event['distinct_id']:<15} "
-              f"{json.dumps(props, sort_keys=True)}")
+        write(
+            f"  {event['timestamp'][:19]}  {event['event']:<16} {event['distinct_id']:<15} "
+            f"{json.dumps(props, sort_keys=True)}"
+        )
     write("")
     write("the merged person:")
     if person is None:
