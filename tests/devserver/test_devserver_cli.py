@@ -1,0 +1,159 @@
+"""The command line: ``serve`` in a real subprocess, ``events`` reading back, refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+from analytics_compat.cli import main
+from analytics_compat.devserver import DevServer
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET_TOKEN = "phc_cli_secret_token_value"
+SECRET_KEY = "phx_cli_secret_personal_key"
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
+    """``python -m analytics_compat serve --port 0`` running; yields (process, url, db)."""
+    db = tmp_path / "cli.sqlite3"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "analytics_compat",
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            str(db),
+            "--token",
+            SECRET_TOKEN,
+            "--token",
+            "phc_second",
+            "--personal-api-key",
+            SECRET_KEY,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("analytics-compat devserver listening on http://127.0.0.1:"), first
+        url = first.split()[-1]
+        yield process, url, db
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.mark.timeout(60)
+def test_serve_port_0_prints_the_url_serves_and_stops_on_sigterm(
+    served: tuple[subprocess.Popen[str], str, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    process, url, db = served
+    with requests.Session() as http:
+        assert http.get(url + "/_health", timeout=10).json() == {"status": "ok"}
+        batch = [{"event": "cli_event", "distinct_id": "cli-user", "properties": {"plan": "pro"}}]
+        response = http.post(url + "/batch/", json={"api_key": "phc_second", "batch": batch})
+        assert response.status_code == 200
+        page = http.get(url + "/", timeout=10)
+        assert page.status_code == 200 and "Live events" in page.text
+
+    assert main(["events", "--url", url, "--json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["event"] for line in lines] == ["cli_event"]
+
+    assert main(["events", "--url", url, "--event", "cli_event"]) == 0
+    text = capsys.readouterr().out
+    assert "cli_event" in text and "cli-user" in text and "plan=pro" in text
+
+    assert main(["events", "--db", str(db), "--json", "--distinct-id", "cli-user"]) == 0
+    assert json.loads(capsys.readouterr().out)["properties"] == {"plan": "pro"}
+
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=15)
+    assert process.returncode == 0
+    assert "stopped" in out
+    assert "POST /batch/ -> 200 (1 events, 1 new)" in err
+    for secret in (SECRET_TOKEN, SECRET_KEY, "phc_second"):
+        assert secret not in out and secret not in err
+
+
+def test_serve_refuses_a_non_loopback_host_without_allow_remote(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve", "--host", "0.0.0.0", "--port", "0"]) == 2
+    assert "--allow-remote" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="allow_remote"):
+        DevServer(host="0.0.0.0")
+
+
+def test_serve_reports_an_unusable_flags_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "flags.json"
+    bad.write_text("{not json", encoding="utf-8")
+    args = ["serve", "--port", "0", "--db", ":memory:", "--flags", str(bad), "--quiet"]
+    assert main(args) == 1
+    assert "not JSON" in capsys.readouterr().err
+
+
+def test_events_without_a_server_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    with DevServer() as server:
+        url = server.url
+    assert main(["events", "--url", url]) == 1
+    assert "is `analytics-compat serve` running?" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(60)
+def test_events_follow_prints_new_events_as_they_arrive(tmp_path: Path) -> None:
+    with DevServer(db_path=tmp_path / "f.sqlite3", tokens=("phc_f",)) as server:
+        follower = subprocess.Popen(
+            [sys.executable, "-m", "analytics_compat", "events", "--url", server.url, "--follow"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            deadline = time.monotonic() + 15
+            while not any(r.path == "/api/events" for r in server.requests_log):
+                if time.monotonic() > deadline or follower.poll() is not None:
+                    follower.kill()
+                    out, err = follower.communicate(timeout=10)
+                    pytest.fail(f"the follower never polled: {out!r} {err!r}")
+                time.sleep(0.05)
+            with requests.Session() as http:
+                batch = [{"event": "followed", "distinct_id": "f1"}]
+                http.post(server.url + "/batch/", json={"api_key": "phc_f", "batch": batch})
+            assert follower.stdout is not None
+            line = follower.stdout.readline()
+            assert "followed" in line and "f1" in line
+        finally:
+            follower.send_signal(signal.SIGINT)
+            follower.communicate(timeout=10)
+    assert follower.returncode == 0
