@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from . import triggers
 from ._batching import Lifecycle
-from ._client import Client, FlushInfo
+from ._client import Client
+from ._core import FlushInfo
 from ._default import (
     alias,
     default_client,
@@ -29,6 +30,7 @@ from ._default import (
     shutdown,
     track,
 )
+from ._flags_client import FeatureFlagResult
 from ._options import DEFAULT_HOST, ClientOptions, FlushPolicy
 from ._promise import MessagePromise, PromiseState
 from ._version import __version__
@@ -56,6 +58,7 @@ __all__ = [
     "ConfigurationError",
     "DeliveryError",
     "EncodingError",
+    "FeatureFlagResult",
     "FlushInfo",
     "FlushPolicy",
     "HTTPStatusError",

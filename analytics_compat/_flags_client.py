@@ -1,0 +1,454 @@
+"""Feature flags on the client, with posthog-python's names and keyword arguments.
+
+Owns the flag API of ``Client`` (``feature_enabled``, ``get_feature_flag``,
+``get_feature_flag_result``, ``get_all_flags``, payloads, remote config, overrides,
+readiness), the choice between local evaluation and the server (local first; a flag
+that cannot be decided locally costs exactly one ``/flags`` request), the
+``$feature_flag_called`` events (deduplicated per distinct id, flag and value in a
+bounded cache), and the poller's lifecycle (started by ``init`` when a personal API
+key is set, stopped by ``shutdown``, restarted in a forked child).
+
+Network trouble never raises here: the call returns None and the client's ``error``
+listeners get the error. Evaluation itself lives in ``analytics_compat.flags``.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import threading
+import weakref
+from typing import Any, Dict, Mapping, Optional, Union
+
+import attrs
+import requests
+
+from ._core import ClientCore
+from ._events import Message, build_capture, check_distinct_id
+from .errors import DeliveryError, HTTPStatusError, TransportError, ValidationError
+from .flags import (
+    DefinitionsPoller,
+    FlagDefinitions,
+    FlagResult,
+    RemoteFlags,
+    evaluate_all,
+    evaluate_flag,
+    fetch_remote_flags,
+)
+
+__all__ = ["FeatureFlagResult", "FlagsMixin"]
+
+logger = logging.getLogger("analytics_compat")
+
+FlagValue = Union[bool, str]
+_CALLED_CACHE_SIZE = 50_000
+
+
+@attrs.frozen
+class FeatureFlagResult:
+    """One flag for one caller: the value and where it came from.
+
+    ``value`` is False when the flag is off, True or the variant key when on;
+    ``reason`` says why; ``locally_evaluated`` is False when the server decided.
+    """
+
+    key: str
+    value: FlagValue
+    variant: Optional[str]
+    payload: Any
+    reason: str
+    locally_evaluated: bool
+    flag_id: Optional[int] = None
+    version: Optional[int] = None
+    request_id: Optional[str] = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.value is not False
+
+
+class _SeenCache:
+    """A bounded set of recently reported keys (oldest forgotten first)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._keys: collections.OrderedDict[Any, None] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, key: Any) -> bool:
+        """True if ``key`` is new (and now remembered)."""
+        with self._lock:
+            if key in self._keys:
+                return False
+            self._keys[key] = None
+            if len(self._keys) > self._size:
+                self._keys.popitem(last=False)
+            return True
+
+
+_WITH_POLLERS: weakref.WeakSet[FlagsMixin] = weakref.WeakSet()
+
+
+class FlagsMixin(ClientCore):
+    _definitions: Optional[FlagDefinitions] = None
+    _poller: Optional[DefinitionsPoller] = None
+    _overrides: Optional[Dict[str, FlagValue]] = None
+    _override_payloads: Optional[Dict[str, Any]] = None
+
+    def _on_init(self) -> None:
+        self._flags_session = requests.Session()
+        self._flag_calls = _SeenCache(_CALLED_CACHE_SIZE)
+        options = self.options
+        if options is not None and options.personal_api_key:
+            self._start_poller()
+
+    def _start_poller(self) -> None:
+        options = self.options
+        assert options is not None and options.personal_api_key
+        self._poller = DefinitionsPoller(
+            self._flags_session,
+            options.host,
+            options.secret,
+            options.personal_api_key,
+            path=options.flag_definitions_path,
+            interval=options.poll_interval,
+            timeout=options.timeout,
+            on_update=self._set_definitions,
+            on_error=self._flag_error,
+        )
+        self._poller.start()
+        _WITH_POLLERS.add(self)
+
+    def _on_shutdown(self) -> None:
+        _WITH_POLLERS.discard(self)
+        if self._poller is not None:
+            self._poller.stop(timeout=2.0)
+        session = getattr(self, "_flags_session", None)
+        if session is not None:
+            session.close()
+
+    def _set_definitions(self, definitions: Optional[FlagDefinitions]) -> None:
+        self._definitions = definitions
+
+    def _flag_error(self, error: DeliveryError) -> None:
+        self._emitter.emit("error", error)
+
+    # -- readiness and loading --------------------------------------------------------
+    def is_local_evaluation_ready(self) -> bool:
+        """True once flag definitions are loaded for local evaluation."""
+        return self._definitions is not None
+
+    def wait_for_local_evaluation_ready(self, timeout: Optional[float] = None) -> bool:
+        """Block until definitions are loaded (True) or ``timeout`` passes (False)."""
+        if self._poller is None:
+            return self._definitions is not None
+        return self._poller.ready.wait(timeout)
+
+    def reload_feature_flags(self) -> bool:
+        """Fetch the definitions now; True on success. Needs ``personal_api_key``."""
+        if self._poller is None:
+            logger.warning("analytics-compat: reload_feature_flags needs a personal_api_key")
+            return False
+        return self._poller.load_now()
+
+    load_feature_flags = reload_feature_flags
+
+    def load_flag_definitions(self, definitions: Optional[FlagDefinitions]) -> None:
+        """Use these parsed definitions for local evaluation (tests, or bootstrapping)."""
+        self._definitions = definitions
+
+    def override_feature_flags(
+        self,
+        flags: Optional[Mapping[str, FlagValue]],
+        payloads: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        """Force flag values (and payloads) for every caller; ``None`` removes overrides."""
+        self._overrides = dict(flags) if flags is not None else None
+        self._override_payloads = dict(payloads) if payloads is not None else None
+
+    # -- one flag ----------------------------------------------------------------------
+    def get_feature_flag_result(
+        self,
+        key: str,
+        distinct_id: Any,
+        *,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        only_evaluate_locally: bool = False,
+        send_feature_flag_events: Optional[bool] = None,
+        disable_geoip: Optional[bool] = None,
+    ) -> Optional[FeatureFlagResult]:
+        """Evaluate ``key`` for ``distinct_id``: locally when possible, else one server call.
+
+        Returns None when the flag is unknown, when ``only_evaluate_locally`` and it
+        cannot be decided locally, or when the server could not be reached (the
+        error goes to the client's ``error`` listeners).
+        """
+        options = self._require_open()
+        if not isinstance(key, str) or not key:
+            raise ValidationError("key must be a non-empty string", field="key")
+        did = check_distinct_id(distinct_id, "distinct_id")
+        result = self._evaluate_one(
+            key, did, groups, person_properties, group_properties, only_evaluate_locally,
+            options.disable_geoip if disable_geoip is None else disable_geoip,
+        )  # fmt: skip
+        send = options.send_feature_flag_events
+        if send_feature_flag_events is not None:
+            send = send_feature_flag_events
+        if result is not None and send:
+            self._report_flag_called(did, result, groups)
+        return result
+
+    def _evaluate_one(
+        self,
+        key: str,
+        did: str,
+        groups: Optional[Mapping[str, Any]],
+        person_properties: Optional[Mapping[str, Any]],
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]],
+        only_local: bool,
+        disable_geoip: bool,
+    ) -> Optional[FeatureFlagResult]:
+        if self._overrides is not None and key in self._overrides:
+            value = self._overrides[key]
+            payload = (self._override_payloads or {}).get(key)
+            variant = value if isinstance(value, str) else None
+            return FeatureFlagResult(key, value, variant, payload, "override", True)
+        definitions = self._definitions
+        if definitions is not None:
+            local = evaluate_flag(
+                definitions,
+                key,
+                did,
+                groups=_str_groups(groups),
+                person_properties=person_properties,
+                group_properties=group_properties,
+            )
+            if local is not None and local.decided:
+                return _from_flag_result(local, locally_evaluated=True)
+        if only_local:
+            return None
+        remote = self._remote(
+            did, groups, person_properties, group_properties, disable_geoip, [key]
+        )
+        if remote is None:
+            return None
+        found = remote.flags.get(key)
+        if found is None:
+            return None
+        return _from_flag_result(found, locally_evaluated=False, request_id=remote.request_id)
+
+    def _remote(
+        self,
+        did: str,
+        groups: Optional[Mapping[str, Any]],
+        person_properties: Optional[Mapping[str, Any]],
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]],
+        disable_geoip: bool,
+        keys: Optional[list[str]],
+    ) -> Optional[RemoteFlags]:
+        options = self.options
+        assert options is not None
+        remote = fetch_remote_flags(
+            self._flags_session,
+            options.host,
+            options.secret,
+            did,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            disable_geoip=disable_geoip,
+            flag_keys=keys,
+            timeout=options.flags_request_timeout,
+        )
+        if remote.error is not None:
+            self._emitter.emit("error", remote.error)
+            return None
+        if remote.quota_limited:
+            logger.warning("analytics-compat: feature flags are quota limited on the server")
+            return None
+        return remote
+
+    def _report_flag_called(
+        self, did: str, result: FeatureFlagResult, groups: Optional[Mapping[str, Any]]
+    ) -> None:
+        if not self._flag_calls.add((did, result.key, result.value)):
+            return
+        props: Dict[str, Any] = {
+            "$feature_flag": result.key,
+            "$feature_flag_response": result.value,
+            f"$feature/{result.key}": result.value,
+            "locally_evaluated": result.locally_evaluated,
+            "$feature_flag_reason": result.reason,
+        }
+        if result.flag_id is not None:
+            props["$feature_flag_id"] = result.flag_id
+        if result.version is not None:
+            props["$feature_flag_version"] = result.version
+        if result.request_id is not None:
+            props["$feature_flag_request_id"] = result.request_id
+        if result.payload is not None:
+            props["$feature_flag_payload"] = result.payload
+        message = build_capture(did, "$feature_flag_called", props, groups=groups)
+        batcher = self._batcher
+        if batcher is None:
+            message._settle(None)
+        else:
+            batcher.put(message)
+
+    def get_feature_flag(self, key: str, distinct_id: Any, **kwargs: Any) -> Optional[FlagValue]:
+        """The flag's value (True/False or the variant key), or None (see the result form)."""
+        result = self.get_feature_flag_result(key, distinct_id, **kwargs)
+        return None if result is None else result.value
+
+    def feature_enabled(self, key: str, distinct_id: Any, **kwargs: Any) -> Optional[bool]:
+        """True if the flag is on for ``distinct_id``; None if it could not be evaluated."""
+        value = self.get_feature_flag(key, distinct_id, **kwargs)
+        return None if value is None else value is not False
+
+    is_feature_enabled = feature_enabled
+
+    def get_feature_flag_payload(
+        self, key: str, distinct_id: Any, match_value: Optional[FlagValue] = None, **kwargs: Any
+    ) -> Any:
+        """The decoded JSON payload for the flag's value (or for ``match_value``)."""
+        kwargs.setdefault("send_feature_flag_events", False)
+        if match_value is not None and self._definitions is not None:
+            flag = self._definitions.by_key.get(key)
+            if flag is not None:
+                return flag.payloads.get(_payload_key(match_value))
+        result = self.get_feature_flag_result(key, distinct_id, **kwargs)
+        return None if result is None else result.payload
+
+    # -- every flag --------------------------------------------------------------------
+    def get_all_flags_and_payloads(
+        self,
+        distinct_id: Any,
+        *,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        only_evaluate_locally: bool = False,
+        disable_geoip: Optional[bool] = None,
+    ) -> Dict[str, Dict[str, Any]]:
+        """``{"featureFlags": {key: value}, "featureFlagPayloads": {key: payload}}``."""
+        options = self._require_open()
+        did = check_distinct_id(distinct_id, "distinct_id")
+        results: Dict[str, FlagResult] = {}
+        undecided: list[str] = []
+        definitions = self._definitions
+        if definitions is not None:
+            evaluated = evaluate_all(
+                definitions,
+                did,
+                groups=_str_groups(groups),
+                person_properties=person_properties,
+                group_properties=group_properties,
+            )
+            for key, result in evaluated.items():
+                if result.decided:
+                    results[key] = result
+                else:
+                    undecided.append(key)
+        if not only_evaluate_locally and (definitions is None or undecided):
+            geoip = options.disable_geoip if disable_geoip is None else disable_geoip
+            keys = undecided if definitions is not None else None
+            remote = self._remote(did, groups, person_properties, group_properties, geoip, keys)
+            if remote is not None:
+                results.update(remote.flags)
+        flags: Dict[str, Any] = {k: r.value for k, r in results.items()}
+        payloads = {k: r.payload for k, r in results.items() if r.payload is not None}
+        for key, value in (self._overrides or {}).items():
+            flags[key] = value
+        payloads.update(self._override_payloads or {})
+        return {"featureFlags": flags, "featureFlagPayloads": payloads}
+
+    def get_all_flags(self, distinct_id: Any, **kwargs: Any) -> Dict[str, Any]:
+        """Every flag's value for ``distinct_id`` (local first, the server for the rest)."""
+        return self.get_all_flags_and_payloads(distinct_id, **kwargs)["featureFlags"]
+
+    def get_remote_config_payload(self, key: str) -> Any:
+        """A remote-config flag's payload, from the server (needs ``personal_api_key``)."""
+        options = self._require_open()
+        if not options.personal_api_key:
+            logger.warning("analytics-compat: get_remote_config_payload needs a personal_api_key")
+            return None
+        url = f"{options.host}/api/projects/@current/feature_flags/{key}/remote_config/"
+        try:
+            response = self._flags_session.get(
+                url,
+                params={"token": options.secret},
+                headers={"Authorization": f"Bearer {options.personal_api_key}"},
+                timeout=options.flags_request_timeout,
+            )
+        except requests.RequestException as exc:
+            self._emitter.emit("error", TransportError(f"{type(exc).__name__} on remote config"))
+            return None
+        with response:
+            if response.status_code != 200:
+                self._emitter.emit("error", HTTPStatusError(response.status_code, retryable=False))
+                return None
+            try:
+                body = response.json()
+            except ValueError:
+                return None
+        if isinstance(body, str):
+            try:
+                return json.loads(body)
+            except ValueError:
+                return body
+        return body
+
+    # -- send_feature_flags=True on capture/track ------------------------------------
+    def _add_flag_properties(
+        self, message: Message, groups: Optional[Mapping[str, Any]] = None
+    ) -> None:
+        flags = self.get_all_flags(
+            message.distinct_id, groups=groups, only_evaluate_locally=self._definitions is not None
+        )
+        for key, value in flags.items():
+            message.properties[f"$feature/{key}"] = value
+        message.properties["$active_feature_flags"] = sorted(
+            key for key, value in flags.items() if value is not False
+        )
+
+    def _after_fork(self) -> None:
+        self._flags_session = requests.Session()
+        if self._poller is not None:
+            self._start_poller()
+
+
+def _str_groups(groups: Optional[Mapping[str, Any]]) -> Optional[Dict[str, str]]:
+    return None if groups is None else {str(k): str(v) for k, v in groups.items()}
+
+
+def _payload_key(value: FlagValue) -> str:
+    return "true" if value is True else str(value)
+
+
+def _from_flag_result(
+    result: FlagResult, *, locally_evaluated: bool, request_id: Optional[str] = None
+) -> FeatureFlagResult:
+    return FeatureFlagResult(
+        result.key,
+        result.value,
+        result.variant,
+        result.payload,
+        result.reason,
+        locally_evaluated,
+        result.flag_id,
+        result.version,
+        request_id,
+    )
+
+
+def _restart_pollers_in_child() -> None:
+    for client in list(_WITH_POLLERS):
+        client._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_restart_pollers_in_child)

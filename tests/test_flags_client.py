@@ -1,0 +1,204 @@
+"""Feature flags on the client: local first, one /flags request when needed, events, errors."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterator, List
+
+import pytest
+
+from analytics_compat import Client, FeatureFlagResult
+from analytics_compat.devserver import DevServer
+from tests.sink import Sink
+
+TOKEN = "phc_flags_project"
+PERSONAL = "phx_flags_personal"
+
+DEFINITIONS = {
+    "flags": [
+        {
+            "id": 1,
+            "key": "everyone",
+            "active": True,
+            "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]},
+        },
+        {
+            "id": 2,
+            "key": "pro-only",
+            "active": True,
+            "filters": {
+                "groups": [
+                    {
+                        "properties": [
+                            {"key": "plan", "operator": "exact", "value": ["pro"], "type": "person"}
+                        ],
+                        "rollout_percentage": 100,
+                    }
+                ],
+                "payloads": {"true": '{"limit": 10}'},
+            },
+        },
+        {
+            "id": 3,
+            "key": "variants",
+            "active": True,
+            "filters": {
+                "groups": [{"properties": [], "rollout_percentage": 100}],
+                "multivariate": {
+                    "variants": [
+                        {"key": "control", "rollout_percentage": 50},
+                        {"key": "test", "rollout_percentage": 50},
+                    ]
+                },
+            },
+        },
+    ],
+    "group_type_mapping": {},
+    "cohorts": {},
+}
+
+
+@pytest.fixture
+def server() -> Iterator[DevServer]:
+    with DevServer(tokens=(TOKEN,), personal_api_key=PERSONAL) as srv:
+        srv.set_flags(DEFINITIONS)
+        yield srv
+
+
+@pytest.fixture
+def client(server: DevServer) -> Iterator[Client]:
+    c = Client(
+        {"secret": TOKEN, "host": server.url, "flushAt": 50, "flush_policy": "posthog"},
+        personal_api_key=PERSONAL,
+        poll_interval=3600,
+    )
+    assert c.wait_for_local_evaluation_ready(10)
+    yield c
+    c.shutdown(5)
+
+
+def _flag_requests(server: DevServer) -> List[str]:
+    return [r.path for r in server.requests_log if r.path.startswith(("/flags", "/decide"))]
+
+
+def test_local_evaluations_make_no_http_request(server: DevServer, client: Client) -> None:
+    before = len(server.requests_log)
+    for i in range(500):
+        assert client.feature_enabled("everyone", f"user{i}", send_feature_flag_events=False)
+        assert client.get_feature_flag("variants", f"user{i}") in ("control", "test")
+        value = client.get_feature_flag(
+            "pro-only",
+            f"user{i}",
+            person_properties={"plan": "pro"},
+            send_feature_flag_events=False,
+        )
+        assert value is True
+    # Only the $feature_flag_called batches may have been sent: no flag request at all.
+    assert _flag_requests(server) == []
+    assert all(r.path == "/batch/" for r in server.requests_log[before:])
+
+
+def test_undecidable_flag_costs_exactly_one_flags_request(
+    server: DevServer, client: Client
+) -> None:
+    result = client.get_feature_flag_result("pro-only", "someone", send_feature_flag_events=False)
+    assert _flag_requests(server) == ["/flags/"]
+    assert isinstance(result, FeatureFlagResult)
+    assert result.locally_evaluated is False
+
+
+def test_only_evaluate_locally_makes_no_request_and_returns_none(
+    server: DevServer, client: Client
+) -> None:
+    got = client.get_feature_flag("pro-only", "someone", only_evaluate_locally=True)
+    assert got is None
+    assert _flag_requests(server) == []
+
+
+def test_result_carries_value_payload_reason_and_source(client: Client) -> None:
+    result = client.get_feature_flag_result(
+        "pro-only", "u1", person_properties={"plan": "pro"}, send_feature_flag_events=False
+    )
+    assert result is not None
+    assert (result.value, result.enabled, result.payload) == (True, True, {"limit": 10})
+    assert result.locally_evaluated is True
+    assert result.reason == "condition_match"
+    assert result.flag_id == 2
+    assert client.get_feature_flag_payload("pro-only", "u1", person_properties={"plan": "pro"}) == {
+        "limit": 10
+    }
+    assert client.get_feature_flag("missing-flag", "u1", only_evaluate_locally=True) is None
+
+
+def test_feature_flag_called_is_sent_once_per_id_flag_value(
+    server: DevServer, client: Client
+) -> None:
+    for _ in range(20):
+        client.feature_enabled("everyone", "dedup-user")
+    client.feature_enabled("everyone", "other-user")
+    assert client.flush(timeout=10)
+    called = server.store.events(event="$feature_flag_called")
+    assert sorted(e["distinct_id"] for e in called) == ["dedup-user", "other-user"]
+    props = called[0]["properties"]
+    assert props["$feature_flag"] == "everyone"
+    assert props["$feature_flag_response"] is True
+    assert props["$feature/everyone"] is True
+    assert props["locally_evaluated"] is True
+
+
+def test_get_all_flags_local_and_server_for_the_rest(server: DevServer, client: Client) -> None:
+    flags = client.get_all_flags("u2", person_properties={"plan": "free"})
+    assert flags["everyone"] is True and flags["pro-only"] is False
+    assert _flag_requests(server) == []
+    both = client.get_all_flags_and_payloads("u2", person_properties={"plan": "pro"})
+    assert both["featureFlagPayloads"] == {"pro-only": {"limit": 10}}
+    client.get_all_flags("u3")  # plan unknown: pro-only goes to the server
+    assert _flag_requests(server) == ["/flags/"]
+
+
+def test_send_feature_flags_adds_feature_properties(server: DevServer, client: Client) -> None:
+    client.track({"userId": "u4", "event": "bought", "sendFeatureFlags": True})
+    client.capture("u4", "viewed", send_feature_flags=True)
+    assert client.flush(timeout=10)
+    for name in ("bought", "viewed"):
+        (event,) = server.store.events(event=name)
+        props = event["properties"]
+        assert props["$feature/everyone"] is True
+        assert "everyone" in props["$active_feature_flags"]
+
+
+def test_override_feature_flags(client: Client) -> None:
+    client.override_feature_flags({"everyone": False, "new": "blue"}, payloads={"new": [1]})
+    assert client.feature_enabled("everyone", "u") is False
+    assert client.get_feature_flag("new", "u") == "blue"
+    assert client.get_feature_flag_payload("new", "u") == [1]
+    client.override_feature_flags(None)
+    assert client.feature_enabled("everyone", "u") is True
+
+
+def test_remote_request_shape_and_geoip_default(sink: Sink) -> None:
+    """No definitions: /flags/?v=2 with the SDK contract's body and no Authorization."""
+    client = Client({"secret": TOKEN, "host": sink.url, "send": False})
+    client.get_feature_flag("anything", "u9", groups={"company": "acme"})
+    client.get_feature_flag("anything", "u9", disable_geoip=True)
+    first, second = sink.requests
+    assert first.path == "/flags/?v=2"
+    assert "Authorization" not in first.headers
+    assert first.body["api_key"] == TOKEN
+    assert first.body["distinct_id"] == "u9"
+    assert first.body["groups"] == {"company": "acme"}
+    assert first.body["geoip_disable"] is False
+    assert first.body["flag_keys_to_evaluate"] == ["anything"]
+    assert second.body["geoip_disable"] is True
+    client.shutdown()
+
+
+def test_network_trouble_returns_none_and_reaches_error_listeners() -> None:
+    client = Client({"secret": TOKEN, "host": "http://127.0.0.1:9", "send": False})
+    errors: List[Any] = []
+    got = threading.Event()
+    client.on("error", lambda err: (errors.append(err), got.set()))
+    assert client.get_feature_flag("anything", "u") is None
+    assert client.feature_enabled("anything", "u") is None
+    assert got.wait(5) and errors
+    client.shutdown()
