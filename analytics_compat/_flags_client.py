@@ -22,7 +22,6 @@ import threading
 import weakref
 from typing import Any, Dict, Mapping, Optional, Union
 
-import attrs
 import requests
 
 from ._core import ClientCore
@@ -46,27 +45,10 @@ FlagValue = Union[bool, str]
 _CALLED_CACHE_SIZE = 50_000
 
 
-@attrs.frozen
-class FeatureFlagResult:
-    """One flag for one caller: the value and where it came from.
-
-    ``value`` is False when the flag is off, True or the variant key when on;
-    ``reason`` says why; ``locally_evaluated`` is False when the server decided.
-    """
-
-    key: str
-    value: FlagValue
-    variant: Optional[str]
-    payload: Any
-    reason: str
-    locally_evaluated: bool
-    flag_id: Optional[int] = None
-    version: Optional[int] = None
-    request_id: Optional[str] = None
-
-    @property
-    def enabled(self) -> bool:
-        return self.value is not False
+FeatureFlagResult = FlagResult
+"""The public name of a flag result: ``value`` (False, True or the variant key),
+``variant``, ``payload``, ``reason``, ``locally_evaluated``, ``flag_id``, ``version``,
+``request_id`` and ``enabled``."""
 
 
 class _SeenCache:
@@ -187,17 +169,46 @@ class FlagsMixin(ClientCore):
         cannot be decided locally, or when the server could not be reached (the
         error goes to the client's ``error`` listeners).
         """
-        options = self._require_open()
-        if not isinstance(key, str) or not key:
-            raise ValidationError("key must be a non-empty string", field="key")
-        did = check_distinct_id(distinct_id, "distinct_id")
-        result = self._evaluate_one(
-            key, did, groups, person_properties, group_properties, only_evaluate_locally,
-            options.disable_geoip if disable_geoip is None else disable_geoip,
+        return self._flag(
+            key, distinct_id, groups, person_properties, group_properties,
+            only_evaluate_locally, send_feature_flag_events, disable_geoip,
         )  # fmt: skip
-        send = options.send_feature_flag_events
-        if send_feature_flag_events is not None:
-            send = send_feature_flag_events
+
+    def _flag(
+        self,
+        key: str,
+        distinct_id: Any,
+        groups: Optional[Mapping[str, Any]],
+        person_properties: Optional[Mapping[str, Any]],
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]],
+        only_local: bool,
+        send_events: Optional[bool],
+        disable_geoip: Optional[bool],
+    ) -> Optional[FlagResult]:
+        # One flat function on purpose: flag checks sit in request paths.
+        options = self._require_open()
+        if type(key) is not str or not key:
+            raise ValidationError("key must be a non-empty string", field="key")
+        did = distinct_id
+        if type(did) is not str or not did:
+            did = check_distinct_id(distinct_id, "distinct_id")
+        definitions = self._definitions
+        result: Optional[FlagResult] = None
+        if definitions is not None and self._overrides is None:
+            result = evaluate_flag(
+                definitions,
+                key,
+                did,
+                groups=groups,
+                person_properties=person_properties,
+                group_properties=group_properties,
+            )
+        if result is None or not result.decided:
+            geoip = options.disable_geoip if disable_geoip is None else disable_geoip
+            result = self._evaluate_one(
+                key, did, groups, person_properties, group_properties, only_local, geoip
+            )
+        send = options.send_feature_flag_events if send_events is None else send_events
         if result is not None and send:
             self._report_flag_called(did, result, groups)
         return result
@@ -216,19 +227,19 @@ class FlagsMixin(ClientCore):
             value = self._overrides[key]
             payload = (self._override_payloads or {}).get(key)
             variant = value if isinstance(value, str) else None
-            return FeatureFlagResult(key, value, variant, payload, "override", True)
+            return FlagResult(key, value, variant, payload, "override")
         definitions = self._definitions
         if definitions is not None:
             local = evaluate_flag(
                 definitions,
                 key,
                 did,
-                groups=_str_groups(groups),
+                groups=groups,
                 person_properties=person_properties,
                 group_properties=group_properties,
             )
             if local is not None and local.decided:
-                return _from_flag_result(local, locally_evaluated=True)
+                return local
         if only_local:
             return None
         remote = self._remote(
@@ -236,10 +247,7 @@ class FlagsMixin(ClientCore):
         )
         if remote is None:
             return None
-        found = remote.flags.get(key)
-        if found is None:
-            return None
-        return _from_flag_result(found, locally_evaluated=False, request_id=remote.request_id)
+        return remote.flags.get(key)
 
     def _remote(
         self,
@@ -299,15 +307,43 @@ class FlagsMixin(ClientCore):
         else:
             batcher.put(message)
 
-    def get_feature_flag(self, key: str, distinct_id: Any, **kwargs: Any) -> Optional[FlagValue]:
+    def get_feature_flag(
+        self,
+        key: str,
+        distinct_id: Any,
+        *,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        only_evaluate_locally: bool = False,
+        send_feature_flag_events: Optional[bool] = None,
+        disable_geoip: Optional[bool] = None,
+    ) -> Optional[FlagValue]:
         """The flag's value (True/False or the variant key), or None (see the result form)."""
-        result = self.get_feature_flag_result(key, distinct_id, **kwargs)
+        result = self._flag(
+            key, distinct_id, groups, person_properties, group_properties,
+            only_evaluate_locally, send_feature_flag_events, disable_geoip,
+        )  # fmt: skip
         return None if result is None else result.value
 
-    def feature_enabled(self, key: str, distinct_id: Any, **kwargs: Any) -> Optional[bool]:
+    def feature_enabled(
+        self,
+        key: str,
+        distinct_id: Any,
+        *,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        only_evaluate_locally: bool = False,
+        send_feature_flag_events: Optional[bool] = None,
+        disable_geoip: Optional[bool] = None,
+    ) -> Optional[bool]:
         """True if the flag is on for ``distinct_id``; None if it could not be evaluated."""
-        value = self.get_feature_flag(key, distinct_id, **kwargs)
-        return None if value is None else value is not False
+        result = self._flag(
+            key, distinct_id, groups, person_properties, group_properties,
+            only_evaluate_locally, send_feature_flag_events, disable_geoip,
+        )  # fmt: skip
+        return None if result is None else result.value is not False
 
     is_feature_enabled = feature_enabled
 
@@ -344,7 +380,7 @@ class FlagsMixin(ClientCore):
             evaluated = evaluate_all(
                 definitions,
                 did,
-                groups=_str_groups(groups),
+                groups=groups,
                 person_properties=person_properties,
                 group_properties=group_properties,
             )
@@ -421,28 +457,8 @@ class FlagsMixin(ClientCore):
             self._start_poller()
 
 
-def _str_groups(groups: Optional[Mapping[str, Any]]) -> Optional[Dict[str, str]]:
-    return None if groups is None else {str(k): str(v) for k, v in groups.items()}
-
-
 def _payload_key(value: FlagValue) -> str:
     return "true" if value is True else str(value)
-
-
-def _from_flag_result(
-    result: FlagResult, *, locally_evaluated: bool, request_id: Optional[str] = None
-) -> FeatureFlagResult:
-    return FeatureFlagResult(
-        result.key,
-        result.value,
-        result.variant,
-        result.payload,
-        result.reason,
-        locally_evaluated,
-        result.flag_id,
-        result.version,
-        request_id,
-    )
 
 
 def _restart_pollers_in_child() -> None:
