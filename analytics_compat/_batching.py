@@ -92,6 +92,8 @@ class Batcher:
         self._enqueued = 0
         self._settled = 0
         self._drops_to_report = 0
+        self._abandoned = 0  # messages the shutdown deadline failed
+        self._in_flight = 0
         self._waiters: List[_FlushWaiter] = []
         self._deadline: Optional[float] = None
         self.last_flush = float("-inf") if self._legacy else self._clock()
@@ -229,10 +231,37 @@ class Batcher:
         self._interrupt.set()
 
     def join(self) -> bool:
-        """Wait for the worker to finish draining (never on the worker thread itself)."""
+        """Wait for the drain, up to the deadline; True if every message was delivered or
+        failed for its own reason (none abandoned by the deadline).
+
+        If the worker is still busy at the deadline (a request in flight), the caller
+        fails what is still queued itself rather than wait for that request.
+        """
         if not self.on_worker_thread() and self._deadline is not None:
-            self._thread.join(max(0.0, self._deadline - time.monotonic()) + 1.0)
-        return not self._queue and self._released == 0
+            self._thread.join(max(0.0, self._deadline - time.monotonic()) + 0.2)
+            if self._thread.is_alive():
+                self._abandon_queued()
+        return self._abandoned == 0 and not self._queue
+
+    def _abandon_queued(self) -> None:
+        """Fail every still-queued message with ShutdownTimeoutError (deadline passed)."""
+        with self._lock:
+            leftover = list(self._queue)
+            self._queue.clear()
+            self._released = 0
+            self._marks.clear()
+            self._abandoned += len(leftover)
+            in_flight = self._in_flight
+        if leftover or in_flight:
+            logger.warning(
+                "analytics-compat: shutdown deadline passed with %d message(s) undelivered "
+                "and %d in flight",
+                len(leftover),
+                in_flight,
+            )
+        if leftover:
+            error = ShutdownTimeoutError("shutdown deadline passed before delivery")
+            self._settle(leftover, [error] * len(leftover))
 
     # -- worker thread --------------------------------------------------------------
     def _run(self) -> None:
@@ -266,13 +295,31 @@ class Batcher:
     def _drain(self) -> None:
         while self._released and not self._past_deadline():
             with self._lock:
-                mark = self._marks.popleft()
-                take = min(mark, self.options.max_batch_size)
-                if mark > take:
-                    self._marks.appendleft(mark - take)
-                batch = [self._queue.popleft() for _ in range(take)]
-                self._released -= take
-            self._send(batch)
+                batch = self._take_batch()
+                self._in_flight = len(batch)
+            try:
+                self._send(batch)
+            finally:
+                self._in_flight = 0
+
+    def _take_batch(self) -> List[Message]:
+        """The next batch (under the lock): one trigger's release, or, once a flush or
+        shutdown is waiting, as many released messages as a batch may hold."""
+        limit = self.options.max_batch_size
+        marks = self._marks
+        if self._state is Lifecycle.RUNNING and not self._waiters:
+            limit = min(limit, marks[0])
+        take = min(limit, self._released)
+        remaining = take
+        while remaining:
+            mark = marks.popleft()
+            if mark > remaining:
+                marks.appendleft(mark - remaining)
+                break
+            remaining -= mark
+        self._released -= take
+        popleft = self._queue.popleft
+        return [popleft() for _ in range(take)]
 
     def _send(self, batch: List[Message]) -> None:
         opts = self.options
@@ -332,20 +379,9 @@ class Batcher:
 
     def _close(self) -> None:
         """Fail what the deadline left behind, release flush waiters, close the transport."""
+        self._abandon_queued()
         with self._lock:
-            leftover = list(self._queue)
-            self._queue.clear()
-            self._released = 0
-            self._marks.clear()
             self._state = Lifecycle.CLOSED
-        if leftover:
-            logger.warning(
-                "analytics-compat: shutdown deadline passed with %d messages undelivered",
-                len(leftover),
-            )
-            error = ShutdownTimeoutError("shutdown deadline passed before delivery")
-            self._settle(leftover, [error] * len(leftover))
-        with self._lock:
             waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             self._finish(waiter)

@@ -206,8 +206,8 @@ class ClientCore:
     def shutdown(self, timeout: Optional[float] = None) -> bool:
         """Drain within ``timeout`` s (default: the ``shutdown_timeout`` option) and stop.
 
-        Messages still undelivered at the deadline fail with ``ClientClosedError``.
-        Returns True if everything settled in time. Later calls raise ClientClosedError.
+        Messages still queued at the deadline fail with ``ShutdownTimeoutError``.
+        Returns True if no message had to be abandoned. Later calls raise ClientClosedError.
         """
         self._closed = True
         self._accepting = False
