@@ -4,7 +4,7 @@ Owns the call surface: the legacy ``identify``, ``track``, ``alias``, ``group``
 (messages as mappings or snake_case keywords) and the PostHog ``capture``, ``set``,
 ``alias``, ``group_identify``. Each call validates, builds one ``Message`` (which
 is also the ``MessagePromise`` it returns) and submits it; lifecycle and events come
-from ``ClientCore``, feature flags from ``FlagsMixin``.
+from ``ClientCore``, feature flags from ``FlagsMixin`` and ``AllFlagsMixin``.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from ._events import build_alias, build_capture, build_group_identify, build_set
-from ._flags_client import FlagsMixin
+from ._flags_all import AllFlagsMixin
 from ._legacy import legacy_alias, legacy_group, legacy_identify, legacy_track, normalize
 from ._promise import MessagePromise
 
 __all__ = ["Client"]
 
 
-class Client(FlagsMixin):
+class Client(AllFlagsMixin):
     """An analytics-node client on a PostHog core. ``Client(opts)`` or ``Client()`` + ``init``."""
 
     # -- analytics-node -------------------------------------------------------------

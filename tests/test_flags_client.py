@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any, Iterator, List
 
 import pytest
@@ -202,3 +207,37 @@ def test_network_trouble_returns_none_and_reaches_error_listeners() -> None:
     assert client.feature_enabled("anything", "u") is None
     assert got.wait(5) and errors
     client.shutdown()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_poller_restarts_in_a_forked_child(server: DevServer) -> None:
+    """The child gets its own polling thread and session; the parent keeps its own."""
+    script = Path(__file__).parent / "lifecycle_scripts" / "fork_flags.py"
+    done = subprocess.run(
+        [sys.executable, str(script), server.url, TOKEN, PERSONAL],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    reports = {r["who"]: r for r in map(json.loads, done.stdout.splitlines())}
+    child, parent = reports["child"], reports["parent"]
+    assert child == {
+        "who": "child",
+        "new_poller": True,
+        "ready": True,
+        "reload": True,
+        "flag": True,
+    }
+    assert parent == {"who": "parent", "same_poller": True, "flag": True}
+    polls = [r for r in server.requests_log if r.path.startswith("/api/feature_flag")]
+    assert len(polls) >= 3, "parent load, child load and child reload all reach the server"
+
+
+def test_shutdown_stops_the_poller(server: DevServer) -> None:
+    client = Client({"secret": TOKEN, "host": server.url, "send": False}, personal_api_key=PERSONAL)
+    assert client.wait_for_local_evaluation_ready(10)
+    poller = client._poller
+    assert poller is not None
+    client.shutdown(2)
+    assert poller.state.value == "stopped"
