@@ -136,8 +136,8 @@ class FlagDefinitions:
     lazily, not part of the definitions."""
 
 
-def _decode_payload(raw: Any) -> Any:
-    # Definitions carry payloads as JSON text; an undecodable one reads as None, like PostHog.
+def decode_payload(raw: Any) -> Any:
+    """Payloads come as JSON text (definitions and /flags answers); bad JSON reads as None."""
     if not isinstance(raw, str):
         return raw
     try:
@@ -228,7 +228,7 @@ def _parse_flag(raw: Mapping[str, Any], version: int, mapping: Mapping[str, str]
         active=bool(raw.get("active")),
         conditions=conditions,
         variants=variants,
-        payloads=MappingProxyType({str(k): _decode_payload(v) for k, v in payloads_raw.items()}),
+        payloads=MappingProxyType({str(k): decode_payload(v) for k, v in payloads_raw.items()}),
         aggregation_group_type_index=aggregation,
         group_type_name=None if aggregation is None else mapping.get(str(aggregation)),
         ensure_experience_continuity=bool(raw.get("ensure_experience_continuity")),

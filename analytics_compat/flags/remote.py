@@ -31,6 +31,7 @@ from analytics_compat.errors import (
     TransportError,
 )
 from analytics_compat.flags.evaluator import FlagResult
+from analytics_compat.flags.model import decode_payload
 
 __all__ = ["REMOTE_REASON", "RemoteFlags", "fetch_remote_flags", "parse_flags_response"]
 
@@ -55,16 +56,6 @@ class RemoteFlags:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-def _decode_payload(raw: Any) -> Any:
-    if not isinstance(raw, str):
-        return raw
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
-        logger.debug("remote flag payload is not valid JSON; treating it as absent")
-        return None
 
 
 def _opt_int(value: Any) -> Optional[int]:
@@ -95,7 +86,7 @@ def _parse_v2(
             key=str(key),
             value=variant if variant is not None else enabled,
             variant=variant,
-            payload=_decode_payload(metadata.get("payload")) if enabled else None,
+            payload=decode_payload(metadata.get("payload")) if enabled else None,
             reason=code,
             condition_index=index,
             decided=True,
@@ -125,7 +116,7 @@ def _parse_legacy(body: Mapping[str, Any], request_id: Optional[str]) -> dict[st
             key=str(key),
             value=flag_value,
             variant=variant,
-            payload=_decode_payload(payloads.get(key)) if flag_value is not False else None,
+            payload=decode_payload(payloads.get(key)) if flag_value is not False else None,
             reason=REMOTE_REASON,
             locally_evaluated=False,
             request_id=request_id,
