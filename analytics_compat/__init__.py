@@ -30,7 +30,6 @@ from ._default import (
     shutdown,
     track,
 )
-from ._flags_client import FeatureFlagResult
 from ._options import DEFAULT_HOST, ClientOptions, FlushPolicy
 from ._promise import MessagePromise, PromiseState
 from ._version import __version__
@@ -85,3 +84,12 @@ __all__ = [
     "track",
     "triggers",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # FeatureFlagResult lives in the flags package, imported only when first needed.
+    if name == "FeatureFlagResult":
+        from .flags import FlagResult
+
+        return FlagResult
+    raise AttributeError(f"module 'analytics_compat' has no attribute {name!r}")

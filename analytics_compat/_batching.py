@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import collections
 import enum
+import itertools
 import logging
 import os
 import threading
@@ -75,6 +76,7 @@ class Batcher:
         self._default_triggers = options.triggers == (_triggers.size, _triggers.time)
         self._legacy = options.flush_policy is FlushPolicy.LEGACY
         self._flush_at = options.flush_at
+        self._max_queue_size = options.max_queue_size
         self._flush_after = options.flush_after
         self.dropped: collections.Counter[str] = collections.Counter()
         self._reset()
@@ -89,8 +91,13 @@ class Batcher:
         self._queue: Deque[Message] = collections.deque()
         self._released = 0  # messages at the head of the queue released for sending
         self._marks: Deque[int] = collections.deque()  # batch boundaries among them
-        self._enqueued = 0
-        self._settled = 0
+        # Sequence numbers instead of a locked counter: next() on itertools.count is
+        # atomic, so producers never take a lock. Flush waiters complete once every
+        # message up to their target sequence number has settled.
+        self._seq = itertools.count(1)
+        self._last_seq = 0  # the newest message's number (what flush() waits for)
+        self._done_seq = 0  # every message up to this number has settled
+        self._drop_lock = threading.Lock()
         self._drops_to_report = 0
         self._abandoned = 0  # messages the shutdown deadline failed
         self._in_flight = 0
@@ -139,23 +146,25 @@ class Batcher:
             return 0.0
 
     def put(self, message: Message) -> bool:
-        """Queue a message; False (and the promise failed) if the queue was full."""
-        now = self._clock()
+        """Queue a message; False (and the promise failed) if the queue was full.
+
+        Lock-free: ``deque.append`` is atomic, so concurrent producers never convoy on
+        a lock. The bound is checked before the append, so with N producer threads
+        the queue can overshoot ``maxQueueSize`` by at most N - 1.
+        """
         queue = self._queue
-        with self._lock:
-            if len(queue) >= self.options.max_queue_size:
+        if len(queue) >= self._max_queue_size:
+            with self._drop_lock:
                 self.dropped["queue_full"] += 1
                 self._drops_to_report += 1
-                full = True
-            else:
-                message.enqueued_at = now
-                queue.append(message)
-                self._enqueued += 1
-                full = False
-        if full:
             message._settle(QueueFullError("queue full: the message was dropped"))
             self._poke()
             return False
+        now = self._clock()
+        message.enqueued_at = now
+        message.seq = seq = next(self._seq)
+        queue.append(message)
+        self._last_seq = seq
         if not self._default_triggers:
             self.check_triggers()
             return True
@@ -198,9 +207,9 @@ class Batcher:
 
     def flush(self, callback: Optional[FlushCallback] = None) -> _FlushWaiter:
         """Send everything queued now; ``callback(err)`` runs once all of it has settled."""
+        waiter = _FlushWaiter(self._last_seq, callback)
         with self._lock:
-            waiter = _FlushWaiter(self._enqueued, callback)
-            pending = self._settled < waiter.target
+            pending = waiter.target > self._done_seq
             if pending:
                 self._waiters.append(waiter)
         if pending:
@@ -262,6 +271,7 @@ class Batcher:
         if leftover:
             error = ShutdownTimeoutError("shutdown deadline passed before delivery")
             self._settle(leftover, [error] * len(leftover))
+            self._advance(leftover)
 
     # -- worker thread --------------------------------------------------------------
     def _run(self) -> None:
@@ -287,7 +297,7 @@ class Batcher:
         return self._deadline is not None and time.monotonic() >= self._deadline
 
     def _report_drops(self) -> None:
-        with self._lock:
+        with self._drop_lock:
             count, self._drops_to_report = self._drops_to_report, 0
         if count:
             self._on_dropped(count)
@@ -301,6 +311,7 @@ class Batcher:
                 self._send(batch)
             finally:
                 self._in_flight = 0
+                self._advance(batch)
 
     def _take_batch(self) -> List[Message]:
         """The next batch (under the lock): one trigger's release, or, once a flush or
@@ -359,18 +370,27 @@ class Batcher:
             self._deliver(messages, outcomes)
         finally:
             first_error = next((o for o in outcomes if o is not None), None)
-            with self._lock:
-                self._settled += len(messages)
-                settled = self._settled
-                ready = [w for w in self._waiters if w.target <= settled]
-                self._waiters = [w for w in self._waiters if w.target > settled]
-                for waiter in self._waiters:
-                    if waiter.error is None:
-                        waiter.error = first_error
-            for waiter in ready:
-                if waiter.error is None:
-                    waiter.error = first_error
-                self._finish(waiter)
+            if first_error is not None:
+                # Blame only the flushes that were waiting for these messages.
+                lowest = min(m.seq for m in messages)
+                with self._lock:
+                    for waiter in self._waiters:
+                        if waiter.error is None and waiter.target >= lowest:
+                            waiter.error = first_error
+
+    def _advance(self, messages: List[Message]) -> None:
+        """A whole batch has settled: complete the flushes it was the last for."""
+        if not messages:
+            return
+        highest = max(m.seq for m in messages)
+        with self._lock:
+            if highest > self._done_seq:
+                self._done_seq = highest
+            done = self._done_seq
+            ready = [w for w in self._waiters if w.target <= done]
+            self._waiters = [w for w in self._waiters if w.target > done]
+        for waiter in ready:
+            self._finish(waiter)
 
     def _finish(self, waiter: _FlushWaiter) -> None:
         waiter.done.set()

@@ -59,6 +59,7 @@ class Message(MessagePromise):
         "enqueued_at",
         "event",
         "properties",
+        "seq",
         "timestamp",
     )
 
@@ -82,6 +83,7 @@ class Message(MessagePromise):
         self.timestamp = timestamp  # epoch seconds (float) or an ISO string the caller gave
         self.encoded: Optional[bytes] = None
         self.enqueued_at = 0.0
+        self.seq = 0  # set by the batcher: order of arrival in the queue
 
 
 def check_distinct_id(value: Any, field: str) -> str:

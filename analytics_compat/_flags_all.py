@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
 import requests
 
+from . import _lazy_flags as _lazy
 from ._events import Message, check_distinct_id
 from ._flags_client import FlagsMixin
 from .errors import HTTPStatusError, TransportError
-from .flags import FlagResult, evaluate_all
+
+if TYPE_CHECKING:
+    from .flags import FlagResult
 
 __all__ = ["AllFlagsMixin"]
 
@@ -44,7 +47,7 @@ class AllFlagsMixin(FlagsMixin):
         undecided: list[str] = []
         definitions = self._definitions
         if definitions is not None:
-            evaluated = evaluate_all(
+            evaluated = _lazy.flags().evaluate_all(
                 definitions,
                 did,
                 groups=groups,

@@ -18,35 +18,27 @@ import collections
 import logging
 import os
 import threading
+import time
 import weakref
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Union
 
 import requests
 
+from . import _lazy_flags as _lazy
 from ._core import ClientCore
-from ._events import build_capture, check_distinct_id
+from ._events import Message, check_distinct_id
+from ._jsonsafe import json_safe_mapping
 from .errors import DeliveryError, ValidationError
-from .flags import (
-    DefinitionsPoller,
-    FlagDefinitions,
-    FlagResult,
-    RemoteFlags,
-    evaluate_flag,
-    fetch_remote_flags,
-)
 
-__all__ = ["FeatureFlagResult", "FlagsMixin"]
+if TYPE_CHECKING:
+    from .flags import DefinitionsPoller, FlagDefinitions, FlagResult, RemoteFlags
+
+__all__ = ["FlagsMixin"]
 
 logger = logging.getLogger("analytics_compat")
 
 FlagValue = Union[bool, str]
 _CALLED_CACHE_SIZE = 50_000
-
-
-FeatureFlagResult = FlagResult
-"""The public name of a flag result: ``value`` (False, True or the variant key),
-``variant``, ``payload``, ``reason``, ``locally_evaluated``, ``flag_id``, ``version``,
-``request_id`` and ``enabled``."""
 
 
 class _SeenCache:
@@ -59,6 +51,8 @@ class _SeenCache:
 
     def add(self, key: Any) -> bool:
         """True if ``key`` is new (and now remembered)."""
+        if key in self._keys:  # the common case, answered without the lock
+            return False
         with self._lock:
             if key in self._keys:
                 return False
@@ -87,7 +81,7 @@ class FlagsMixin(ClientCore):
     def _start_poller(self) -> None:
         options = self.options
         assert options is not None and options.personal_api_key
-        self._poller = DefinitionsPoller(
+        self._poller = _lazy.flags().DefinitionsPoller(
             self._flags_session,
             options.host,
             options.secret,
@@ -160,7 +154,7 @@ class FlagsMixin(ClientCore):
         only_evaluate_locally: bool = False,
         send_feature_flag_events: Optional[bool] = None,
         disable_geoip: Optional[bool] = None,
-    ) -> Optional[FeatureFlagResult]:
+    ) -> Optional[FlagResult]:
         """Evaluate ``key`` for ``distinct_id``: locally when possible, else one server call.
 
         Returns None when the flag is unknown, when ``only_evaluate_locally`` and it
@@ -193,7 +187,7 @@ class FlagsMixin(ClientCore):
         definitions = self._definitions
         result: Optional[FlagResult] = None
         if definitions is not None and self._overrides is None:
-            result = evaluate_flag(
+            result = _lazy.flags().evaluate_flag(
                 definitions,
                 key,
                 did,
@@ -220,15 +214,16 @@ class FlagsMixin(ClientCore):
         group_properties: Optional[Mapping[str, Mapping[str, Any]]],
         only_local: bool,
         disable_geoip: bool,
-    ) -> Optional[FeatureFlagResult]:
+    ) -> Optional[FlagResult]:
         if self._overrides is not None and key in self._overrides:
             value = self._overrides[key]
             payload = (self._override_payloads or {}).get(key)
             variant = value if isinstance(value, str) else None
-            return FlagResult(key, value, variant, payload, "override")
+            forced: FlagResult = _lazy.flags().FlagResult(key, value, variant, payload, "override")
+            return forced
         definitions = self._definitions
         if definitions is not None:
-            local = evaluate_flag(
+            local: Optional[FlagResult] = _lazy.flags().evaluate_flag(
                 definitions,
                 key,
                 did,
@@ -258,7 +253,7 @@ class FlagsMixin(ClientCore):
     ) -> Optional[RemoteFlags]:
         options = self.options
         assert options is not None
-        remote = fetch_remote_flags(
+        remote: RemoteFlags = _lazy.flags().fetch_remote_flags(
             self._flags_session,
             options.host,
             options.secret,
@@ -279,7 +274,7 @@ class FlagsMixin(ClientCore):
         return remote
 
     def _report_flag_called(
-        self, did: str, result: FeatureFlagResult, groups: Optional[Mapping[str, Any]]
+        self, did: str, result: FlagResult, groups: Optional[Mapping[str, Any]]
     ) -> None:
         if not self._flag_calls.add((did, result.key, result.value)):
             return
@@ -298,7 +293,11 @@ class FlagsMixin(ClientCore):
             props["$feature_flag_request_id"] = result.request_id
         if result.payload is not None:
             props["$feature_flag_payload"] = result.payload
-        message = build_capture(did, "$feature_flag_called", props, groups=groups)
+        if groups is not None:
+            props["$groups"] = json_safe_mapping(groups, "groups")
+        # Our own JSON-safe values (the payload came decoded from JSON): no need to go
+        # through build_capture's checks and copy.
+        message = Message("$feature_flag_called", did, props, time.time(), None)
         batcher = self._batcher
         if batcher is None:
             message._settle(None)

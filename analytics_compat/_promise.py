@@ -13,13 +13,15 @@ Knows nothing about queues or HTTP; the worker calls ``_settle``.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import threading
-from typing import Any, Callable, Generator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Generator, List, Optional, Tuple
 
 from ._listeners import call_safely
 from .errors import DeliveryError
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["MessagePromise", "PromiseState"]
 
@@ -120,6 +122,8 @@ class MessagePromise:
 
     def __await__(self) -> Generator[Any, None, None]:
         if not self.done():
+            import asyncio  # here, not at the top: it costs ~30 ms of import time
+
             loop = asyncio.get_running_loop()
             future: asyncio.Future[None] = loop.create_future()
 
