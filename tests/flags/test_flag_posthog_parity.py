@@ -18,7 +18,7 @@ from analytics_compat.flags import evaluator
 from analytics_compat.flags.evaluator import evaluate_flag
 from analytics_compat.flags.model import parse_definitions
 
-posthog = pytest.importorskip("posthog")
+posthog = pytest.importorskip("posthog", minversion="7")
 posthog_flags = pytest.importorskip("posthog.feature_flags")
 
 
