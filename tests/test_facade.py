@@ -261,3 +261,19 @@ def test_promise_result_wait_and_await(make_client: Any, sink: Sink) -> None:
 
     asyncio.run(main())
     assert [e["event"] for e in sink.delivered()] == ["e", "awaited"]
+
+
+def test_once_and_remove_listener(make_client: Any, sink: Sink) -> None:
+    client = make_client(flushAt=1)
+    once: List[Any] = []
+    removed: List[Any] = []
+
+    def never(info: Any) -> None:
+        removed.append(info)
+
+    client.once("flush", once.append)
+    client.on("flush", never)
+    client.remove_listener("flush", never)
+    client.track({"userId": "u", "event": "a"}).wait(5)
+    client.track({"userId": "u", "event": "b"}).wait(5)
+    assert len(once) == 1 and removed == []
