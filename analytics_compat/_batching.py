@@ -31,7 +31,13 @@ from ._events import Message, encode, reseed
 from ._listeners import call_safely
 from ._options import ClientOptions, FlushPolicy
 from ._transport import Outcome, Transport
-from .errors import DeliveryError, EncodingError, QueueFullError, ShutdownTimeoutError
+from .errors import (
+    DeliveryError,
+    EncodingError,
+    QueueFullError,
+    ShutdownTimeoutError,
+    TransportError,
+)
 
 __all__ = ["Batcher", "Lifecycle"]
 
@@ -48,13 +54,18 @@ class Lifecycle(enum.Enum):
 
 
 class _FlushWaiter:
-    __slots__ = ("callback", "done", "error", "target")
+    __slots__ = ("callback", "done", "error", "tail")
 
-    def __init__(self, target: int, callback: Optional[FlushCallback]) -> None:
-        self.target = target
+    def __init__(self, tail: Optional[Message], callback: Optional[FlushCallback]) -> None:
+        self.tail = tail  # the newest message when flush() was called: done once it is
         self.callback = callback
         self.error: Optional[DeliveryError] = None
         self.done = threading.Event()
+
+    def covers(self, seq: int) -> bool:
+        """Was the message numbered ``seq`` queued before this flush? (0: not popped yet)"""
+        tail = self.tail
+        return tail is not None and (tail.seq == 0 or tail.seq >= seq)
 
 
 _LIVE: weakref.WeakSet[Batcher] = weakref.WeakSet()
@@ -91,12 +102,12 @@ class Batcher:
         self._queue: Deque[Message] = collections.deque()
         self._released = 0  # messages at the head of the queue released for sending
         self._marks: Deque[int] = collections.deque()  # batch boundaries among them
-        # Sequence numbers instead of a locked counter: next() on itertools.count is
-        # atomic, so producers never take a lock. Flush waiters complete once every
-        # message up to their target sequence number has settled.
+        # Messages are numbered when the worker takes them off the queue (under the
+        # lock), so numbers follow queue order and producers never take a lock. A flush
+        # waits for the queue's tail message as it was when flush() was called.
         self._seq = itertools.count(1)
-        self._last_seq = 0  # the newest message's number (what flush() waits for)
-        self._done_seq = 0  # every message up to this number has settled
+        self._done_seq = 0  # every message numbered up to this has settled
+        self._last_taken: Optional[Message] = None  # tail of the batch in flight (or last)
         self._drop_lock = threading.Lock()
         self._drops_to_report = 0
         self._abandoned = 0  # messages the shutdown deadline failed
@@ -162,9 +173,10 @@ class Batcher:
             return False
         now = self._clock()
         message.enqueued_at = now
-        message.seq = seq = next(self._seq)
         queue.append(message)
-        self._last_seq = seq
+        if self._state is not Lifecycle.RUNNING:
+            self._put_while_closing()
+            return True
         if not self._default_triggers:
             self.check_triggers()
             return True
@@ -178,6 +190,13 @@ class Batcher:
         elif waiting and now - queue[self._released].enqueued_at > self._flush_after:
             self.release()
         return True
+
+    def _put_while_closing(self) -> None:
+        """A message that raced shutdown: send it with the drain, or fail it if closed."""
+        if self._state is Lifecycle.CLOSED:
+            self._abandon_queued()
+        else:
+            self.release()
 
     def check_triggers(self) -> bool:
         fired = False
@@ -207,9 +226,15 @@ class Batcher:
 
     def flush(self, callback: Optional[FlushCallback] = None) -> _FlushWaiter:
         """Send everything queued now; ``callback(err)`` runs once all of it has settled."""
-        waiter = _FlushWaiter(self._last_seq, callback)
         with self._lock:
-            pending = waiter.target > self._done_seq
+            queue = self._queue
+            tail = queue[-1] if queue else self._last_taken
+            waiter = _FlushWaiter(tail, callback)
+            pending = (
+                tail is not None
+                and (tail.seq == 0 or tail.seq > self._done_seq)
+                and self._state is not Lifecycle.CLOSED
+            )
             if pending:
                 self._waiters.append(waiter)
         if pending:
@@ -257,6 +282,8 @@ class Batcher:
         with self._lock:
             leftover = list(self._queue)
             self._queue.clear()
+            for message in leftover:
+                message.seq = next(self._seq)
             self._released = 0
             self._marks.clear()
             self._abandoned += len(leftover)
@@ -271,7 +298,9 @@ class Batcher:
         if leftover:
             error = ShutdownTimeoutError("shutdown deadline passed before delivery")
             self._settle(leftover, [error] * len(leftover))
-            self._advance(leftover)
+            if not in_flight:
+                # With a batch in flight, flushes wait for it; the worker finishes them.
+                self._advance(leftover)
 
     # -- worker thread --------------------------------------------------------------
     def _run(self) -> None:
@@ -309,6 +338,11 @@ class Batcher:
                 self._in_flight = len(batch)
             try:
                 self._send(batch)
+            except Exception as exc:  # a bug or an unexpected library error: fail, never lose
+                logger.exception("analytics-compat: internal error while sending a batch")
+                pending = [m for m in batch if not m.done()]
+                error = TransportError(f"internal error while sending: {type(exc).__name__}")
+                self._settle(pending, [error] * len(pending))
             finally:
                 self._in_flight = 0
                 self._advance(batch)
@@ -329,8 +363,13 @@ class Batcher:
                 break
             remaining -= mark
         self._released -= take
-        popleft = self._queue.popleft
-        return [popleft() for _ in range(take)]
+        popleft, number = self._queue.popleft, self._seq
+        batch = [popleft() for _ in range(take)]
+        for message in batch:
+            message.seq = next(number)
+        if batch:
+            self._last_taken = batch[-1]
+        return batch
 
     def _send(self, batch: List[Message]) -> None:
         opts = self.options
@@ -375,7 +414,7 @@ class Batcher:
                 lowest = min(m.seq for m in messages)
                 with self._lock:
                     for waiter in self._waiters:
-                        if waiter.error is None and waiter.target >= lowest:
+                        if waiter.error is None and waiter.covers(lowest):
                             waiter.error = first_error
 
     def _advance(self, messages: List[Message]) -> None:
@@ -387,8 +426,8 @@ class Batcher:
             if highest > self._done_seq:
                 self._done_seq = highest
             done = self._done_seq
-            ready = [w for w in self._waiters if w.target <= done]
-            self._waiters = [w for w in self._waiters if w.target > done]
+            ready = [w for w in self._waiters if w.tail is None or 0 < w.tail.seq <= done]
+            self._waiters = [w for w in self._waiters if w not in ready]
         for waiter in ready:
             self._finish(waiter)
 
@@ -399,9 +438,10 @@ class Batcher:
 
     def _close(self) -> None:
         """Fail what the deadline left behind, release flush waiters, close the transport."""
-        self._abandon_queued()
         with self._lock:
             self._state = Lifecycle.CLOSED
+        self._abandon_queued()
+        with self._lock:
             waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             self._finish(waiter)

@@ -16,6 +16,7 @@ from ._events import build_alias, build_capture, build_group_identify, build_set
 from ._flags_all import AllFlagsMixin
 from ._legacy import legacy_alias, legacy_group, legacy_identify, legacy_track, normalize
 from ._promise import MessagePromise
+from .errors import ValidationError
 
 __all__ = ["Client"]
 
@@ -30,6 +31,11 @@ class Client(AllFlagsMixin):
         PostHog style also works: ``identify(distinct_id, properties)``.
         """
         self._require_open()
+        if len(args) > 1 or (args and not isinstance(message, (str, int))):
+            raise ValidationError(
+                "identify() takes a message mapping, or (distinct_id, properties)",
+                field="properties",
+            )
         if isinstance(message, (str, int)) and not isinstance(message, bool):
             props = args[0] if args else kwargs.pop("properties", None)
             return self._submit(build_set(message, props, event="$identify", **kwargs))
@@ -62,9 +68,11 @@ class Client(AllFlagsMixin):
         new = kwargs.pop("distinct_id", to)
         if previous is None and new is None and kwargs:
             return self._submit(legacy_alias(normalize("alias", None, kwargs)))
-        return self._submit(
-            build_alias(previous, new, kwargs.pop("timestamp", None), kwargs.pop("uuid", None))
-        )
+        timestamp, uuid = kwargs.pop("timestamp", None), kwargs.pop("uuid", None)
+        if kwargs:
+            name = next(iter(kwargs))
+            raise ValidationError(f"alias() got an unknown argument {name!r}", field=name)
+        return self._submit(build_alias(previous, new, timestamp, uuid))
 
     def group(self, message: Any = None, /, **kwargs: Any) -> MessagePromise:
         """``group({'groupId', 'userId', 'traits'})`` -> ``$groupidentify``."""

@@ -11,6 +11,9 @@ no batching logic (that is the ``Batcher``) and no call surface (that is
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import weakref
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import attrs
@@ -51,11 +54,15 @@ class _Stats:
         self.failed = 0
 
 
+_CLIENTS: weakref.WeakSet[ClientCore] = weakref.WeakSet()
+
+
 class ClientCore:
     """Lifecycle, events and message submission; the public calls live in ``Client``."""
 
     def __init__(self, options: Optional[Mapping[str, Any]] = None, /, **kwargs: Any) -> None:
         self._emitter = ClientEmitter()
+        _CLIENTS.add(self)
         self._emitter.on("error", log_error)
         self.options: Optional[ClientOptions] = None
         self._batcher: Optional[Batcher] = None
@@ -237,3 +244,13 @@ class ClientCore:
             return "<Client uninitialized>"
         o = self.options
         return f"<Client host={o.host} flush_at={o.flush_at} state={self.state.value}>"
+
+
+def _renew_emitter_locks_in_child() -> None:
+    # pyee guards its listener table with a lock; one held at fork() would hang emit().
+    for client in list(_CLIENTS):
+        client._emitter._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_emitter_locks_in_child)

@@ -12,6 +12,7 @@ Knows nothing about queues or HTTP.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any, Callable, Dict, Tuple
@@ -33,6 +34,25 @@ class ClientEmitter(EventEmitter):
         self, f: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]
     ) -> None:
         call_safely(f, args, "client listener")
+
+    def once(  # type: ignore[override]
+        self, event: str, f: Callable[..., Any]
+    ) -> Callable[..., Any]:
+        """Like pyee's ``once``, but the listener gets only the arguments it accepts.
+
+        pyee wraps it in ``g(*args)``, which would hide an analytics-node listener's
+        arity from ``call_safely``; this wrapper trims for it instead.
+        """
+
+        def g(*args: Any) -> None:
+            with self._lock:
+                if event not in self._events or f not in self._events[event]:
+                    return
+                self._remove_listener(event, f)
+            call_safely(f, args, "client listener")
+
+        self._add_event_handler(event, f, g)
+        return f
 
     def _emit_handle_potential_error(self, event: str, error: Any) -> None:
         if event == "error":
@@ -71,3 +91,12 @@ def log_error(error: Any) -> None:
         _drop_log.note()
     else:
         logger.warning("analytics-compat: delivery error: %s", error)
+
+
+def _new_lock_in_child() -> None:
+    # A lock some other thread held at fork() stays held forever in the child.
+    _drop_log._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)

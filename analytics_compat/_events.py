@@ -106,26 +106,26 @@ def parse_timestamp(value: Any, field: str = "timestamp") -> Union[float, str]:
     """None -> now (epoch seconds); datetime or ISO-8601 string -> UTC ISO string."""
     if value is None:
         return time.time()
-    if isinstance(value, _dt.datetime):
-        return iso_utc(value)
-    if isinstance(value, str):
-        text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    if isinstance(value, (_dt.datetime, str)):
         try:
-            return iso_utc(_dt.datetime.fromisoformat(text))
-        except ValueError:
+            if isinstance(value, str):
+                text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+                return iso_utc(_dt.datetime.fromisoformat(text))
+            return iso_utc(value)
+        except (ValueError, OverflowError):
             pass
     raise ValidationError(
         f"{field} must be a datetime or an ISO-8601 string, not {value!r:.40}", field=field
     )
 
 
-def _check_uuid(value: Any) -> Optional[str]:
+def _check_uuid(value: Any, field: str = "uuid") -> Optional[str]:
     if value is None:
         return None
     try:
         return str(value if isinstance(value, _uuid.UUID) else _uuid.UUID(str(value)))
     except ValueError:
-        raise ValidationError("uuid must be a valid UUID", field="uuid") from None
+        raise ValidationError(f"{field} must be a valid UUID", field=field) from None
 
 
 def _properties(value: Any, field: str) -> dict[str, Any]:

@@ -41,6 +41,9 @@ FlagValue = Union[bool, str]
 _CALLED_CACHE_SIZE = 50_000
 
 
+_CACHES: weakref.WeakSet[_SeenCache] = weakref.WeakSet()
+
+
 class _SeenCache:
     """A bounded set of recently reported keys (oldest forgotten first)."""
 
@@ -48,6 +51,7 @@ class _SeenCache:
         self._size = size
         self._keys: collections.OrderedDict[Any, None] = collections.OrderedDict()
         self._lock = threading.Lock()
+        _CACHES.add(self)
 
     def add(self, key: Any) -> bool:
         """True if ``key`` is new (and now remembered)."""
@@ -367,6 +371,8 @@ def _payload_key(value: FlagValue) -> str:
 
 
 def _restart_pollers_in_child() -> None:
+    for cache in list(_CACHES):
+        cache._lock = threading.Lock()  # a lock held at fork() stays held in the child
     for client in list(_WITH_POLLERS):
         client._after_fork()
 

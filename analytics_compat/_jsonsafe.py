@@ -107,7 +107,10 @@ def _convert(value: Any, field: str, depth: int) -> Any:
         items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
         return [_convert(item, f"{field}[{i}]", depth + 1) for i, item in enumerate(items)]
     if isinstance(value, _dt.datetime):
-        return iso_utc(value)
+        try:
+            return iso_utc(value)
+        except OverflowError:
+            raise ValidationError(f"{field} is out of range in UTC", field=field) from None
     if isinstance(value, (_dt.date, _dt.time)):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):

@@ -15,6 +15,7 @@ Knows nothing about queues, threads or HTTP.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any, Dict, Optional, Tuple
 
@@ -101,7 +102,20 @@ def _extra(msg: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
 
 
 def _uuid(msg: Mapping[str, Any]) -> Any:
-    return msg.get("uuid", msg.get("messageId"))
+    """``uuid`` if given (validated later); else ``messageId`` when it is a UUID.
+
+    Segment message ids are often not UUIDs ("node-<hash>"); those are ignored and
+    the event gets a fresh uuid.
+    """
+    if msg.get("uuid") is not None:
+        return msg["uuid"]
+    message_id = msg.get("messageId")
+    if message_id is None:
+        return None
+    try:
+        return str(uuid.UUID(str(message_id)))
+    except ValueError:
+        return None
 
 
 def legacy_identify(msg: Mapping[str, Any]) -> Message:
@@ -129,7 +143,7 @@ def legacy_track(msg: Mapping[str, Any]) -> Message:
         msg.get("event"),
         msg.get("properties"),
         msg.get("timestamp"),
-        msg.get("uuid", msg.get("messageId")),
+        _uuid(msg) if "uuid" in msg or "messageId" in msg else None,
         id_field=field,
     )
     if "context" in msg:

@@ -16,10 +16,13 @@ Knows nothing about queues, threads or HTTP.
 from __future__ import annotations
 
 import enum
+import math
 import time
+import urllib.parse
 from typing import Any, Callable, Mapping, Optional, Tuple
 
 import attrs
+import requests
 
 from .errors import ConfigurationError
 
@@ -106,7 +109,7 @@ _SPEC: dict[str, tuple[str, str, float]] = {
     "triggers": ("triggers", "triggers", 0),
     "send": ("send", "bool", 0),
     "flush_policy": ("flush_policy", "policy", 0),
-    "group_type": ("group_type", "str", 0),
+    "group_type": ("group_type", "name", 0),
     "max_batch_size": ("max_batch_size", "int", 1),
     "max_batch_bytes": ("max_batch_bytes", "int", 1024),
     "max_event_bytes": ("max_event_bytes", "int", 64),
@@ -173,7 +176,20 @@ def parse_options(options: Optional[Mapping[str, Any]] = None, **kwargs: Any) ->
                 "host must start with http:// or https://", option=spelled["host"]
             )
         merged["host"] = host.rstrip("/")
+        if not _usable_host(merged["host"]):
+            raise ConfigurationError("host is not a usable URL", option=spelled["host"])
     return ClientOptions(**merged)
+
+
+def _usable_host(host: str) -> bool:
+    """What requests/urllib3 would refuse only at send time, refused at init instead."""
+    try:  # the same parsing requests applies to every POST
+        requests.models.PreparedRequest().prepare_url(host + "/batch/", None)
+        hostname = urllib.parse.urlsplit(host).hostname or ""
+    except Exception:
+        return False
+    labels = hostname.rstrip(".").split(".")
+    return bool(hostname) and all(0 < len(label) <= 63 for label in labels)
 
 
 def _check(name: str, kind: str, low: float, value: Any) -> Any:
@@ -185,6 +201,10 @@ def _check(name: str, kind: str, low: float, value: Any) -> Any:
     if kind == "str":
         if not isinstance(value, str):
             raise bad("a string")
+        return value
+    if kind == "name":
+        if not isinstance(value, str) or not value:
+            raise bad("a non-empty string")
         return value
     if kind == "optstr":
         if value is not None and not isinstance(value, str):
@@ -198,6 +218,8 @@ def _check(name: str, kind: str, low: float, value: Any) -> Any:
         is_int = isinstance(value, int) and not isinstance(value, bool)
         if not (is_int or (kind != "int" and isinstance(value, float))):
             raise bad("an integer" if kind == "int" else "a number")
+        if not math.isfinite(value):
+            raise ConfigurationError(f"option {name!r} must be a finite number", option=name)
         if value < low:
             raise ConfigurationError(f"option {name!r} must be at least {low}", option=name)
         return value / 1000.0 if kind == "ms" else value

@@ -14,6 +14,7 @@ Knows nothing about queues or HTTP; the worker calls ``_settle``.
 from __future__ import annotations
 
 import enum
+import os
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Generator, List, Optional, Tuple
 
@@ -165,3 +166,13 @@ class MessagePromise:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def _new_lock_in_child() -> None:
+    # A lock some other thread held at fork() stays held forever in the child.
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)

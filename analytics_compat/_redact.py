@@ -10,6 +10,7 @@ Knows nothing about clients beyond the strings it is given.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from urllib.parse import quote
 
@@ -44,3 +45,13 @@ def register_secret(*secrets: str | None) -> None:
         if not _INSTALLED:
             logging.getLogger("urllib3.connectionpool").addFilter(_RedactFilter())
             _INSTALLED = True
+
+
+def _new_lock_in_child() -> None:
+    # A lock some other thread held at fork() stays held forever in the child.
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)

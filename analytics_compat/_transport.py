@@ -140,7 +140,7 @@ class Transport:
             response = self._session.post(
                 self._url, data=self._body(events), headers=self._headers, timeout=timeout
             )
-        except requests.RequestException as exc:
+        except Exception as exc:  # requests lets some errors through unwrapped (ValueError)
             return TransportError(f"{type(exc).__name__} posting a batch to /batch/"), None
         finally:
             self.requests_sent += 1

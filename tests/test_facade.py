@@ -277,3 +277,14 @@ def test_once_and_remove_listener(make_client: Any, sink: Sink) -> None:
     client.track({"userId": "u", "event": "a"}).wait(5)
     client.track({"userId": "u", "event": "b"}).wait(5)
     assert len(once) == 1 and removed == []
+
+
+def test_once_accepts_an_analytics_node_listener_with_no_arguments(
+    make_client: Any, sink: Sink
+) -> None:
+    client = make_client(flushAt=1)
+    fired: List[int] = []
+    client.once("flush", lambda: fired.append(1))
+    client.track({"userId": "u", "event": "a"}).wait(5)
+    client.track({"userId": "u", "event": "b"}).wait(5)
+    assert fired == [1]

@@ -603,3 +603,53 @@ def test_a_listener_attached_after_delivery_is_called_once_at_once(
     assert client.flush(timeout=30)
     time.sleep(0.1)
     assert [c[0] for c in calls] == ["on", "once"]
+
+
+# -- found in review --------------------------------------------------------------------
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_while_another_thread_holds_the_promise_lock(sink: Sink) -> None:
+    """Module-level locks are renewed in the child, so it cannot inherit a held one."""
+    script = Path(__file__).parent / "lifecycle_scripts" / "fork_held_lock.py"
+    done = subprocess.run(
+        [sys.executable, str(script), sink.url], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "child ok" in done.stdout
+    assert [e["event"] for e in sink.delivered()] == ["from-child"]
+
+
+def test_a_message_racing_shutdown_is_failed_not_stranded(
+    sink: Sink, make_client: Callable[..., analytics_compat.Client]
+) -> None:
+    """A put() that lands after the batcher closed settles with ShutdownTimeoutError."""
+    from analytics_compat._events import build_capture
+
+    client = make_client(flushAt=1)
+    batcher = client._batcher
+    assert batcher is not None and client.shutdown(5)
+    late = build_capture("u", "late")
+    batcher.put(late)  # what a producer that passed the open check just before sees
+    assert late.wait(5)
+    assert isinstance(late.error, ShutdownTimeoutError)
+    assert client._batcher is not None and client._batcher.flush().done.is_set()
+
+
+def test_deadline_with_a_request_in_flight_keeps_callback_order(
+    sink: Sink, make_client: Callable[..., analytics_compat.Client]
+) -> None:
+    """A flush covering only the in-flight message reports after that message settles."""
+    order: List[str] = []
+    client = make_client(flushAt=1, timeout=1.0, max_retries=0)
+    sink.stall.clear()
+    first = client.track(event(1)).on("error", lambda err: order.append("first"))
+    deadline = time.monotonic() + 10
+    while not client._batcher or client._batcher._in_flight == 0:
+        assert time.monotonic() < deadline, "the first request never went out"
+        time.sleep(0.01)
+    done = threading.Event()
+    client.flush(lambda err: (order.append(f"callback:{type(err).__name__}"), done.set()))
+    client.track(event(2)).on("error", lambda err: order.append("second"))
+    assert client.shutdown(0.2) is False
+    assert done.wait(10) and first.wait(10)
+    assert order.index("first") < order.index("callback:RetriesExhaustedError")
+    assert isinstance(first.error, analytics_compat.RetriesExhaustedError)

@@ -11,6 +11,7 @@ import pytest
 from analytics_compat import Client, ConfigurationError, ValidationError
 from tests.sink import Sink
 
+EAST = dt.timezone(dt.timedelta(hours=1))
 SECRET = "phc_very_secret_project_key"
 PERSONAL = "phx_very_secret_personal_key"
 
@@ -36,6 +37,13 @@ BAD_CALLS = [
     ("group", {"userId": "u"}, "groupId"),
     ("group", {"groupId": "g"}, "userId"),
     ("group", {"groupId": "g", "userId": "u", "traits": 1}, "traits"),
+    ("track", {"userId": "u", "event": "e", "timestamp": "0001-01-01T00:00:00+01:00"}, "timestamp"),
+    (
+        "track",
+        {"userId": "u", "event": "e", "properties": {"t": dt.datetime(1, 1, 1, tzinfo=EAST)}},
+        "properties.t",
+    ),
+    ("track", {"userId": "u", "event": "e", "uuid": "not-a-uuid"}, "uuid"),
 ]
 
 
@@ -72,6 +80,11 @@ BAD_OPTIONS = [
     ({"secret": "k", "host": "example.com"}, "host"),
     ({"secret": "k", "send": "yes"}, "send"),
     ({"secret": "k", "flush_policy": "eager"}, "flush_policy"),
+    ({"secret": "k", "timeout": float("inf")}, "timeout"),
+    ({"secret": "k", "flushAfter": float("nan")}, "flushAfter"),
+    ({"secret": "k", "groupType": ""}, "groupType"),
+    ({"secret": "k", "host": "http://"}, "host"),
+    ({"secret": "k", "host": "http://posthog.example..com"}, "host"),
 ]
 
 
@@ -113,3 +126,21 @@ def test_int_user_id_is_accepted_and_aware_timestamp_normalized(sink: Sink) -> N
         {"userId": 42, "event": "e", "timestamp": dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)}
     )
     assert promise.done()
+
+
+def test_posthog_style_calls_reject_unknown_or_extra_arguments() -> None:
+    client = Client({"secret": SECRET, "send": False})
+    with pytest.raises(ValidationError) as info:
+        client.alias("old", "new", timestmap=dt.datetime.now())
+    assert info.value.field == "timestmap"
+    with pytest.raises(ValidationError):
+        client.identify("u1", {"a": 1}, {"b": 2})
+    assert client.queued == 0
+
+
+def test_a_segment_message_id_that_is_not_a_uuid_is_ignored() -> None:
+    client = Client({"secret": SECRET, "send": False})
+    promise = client.track({"userId": "u", "event": "e", "messageId": "node-12ab"})
+    assert promise.done() and promise.error is None
+    given = "8f0b6c8e-7c1a-4f4e-9d5b-2a1c3e4f5a6b"
+    assert client.track({"userId": "u", "event": "e", "messageId": given}).uuid == given
