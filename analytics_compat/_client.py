@@ -49,7 +49,7 @@ class Client(AllFlagsMixin):
         built = legacy_track(fields)
         if fields.get("sendFeatureFlags"):
             self._add_flag_properties(built)
-        batcher = self._batcher
+        batcher = self._batcher  # ClientCore._submit, inlined: the measured hot path
         if batcher is None:
             built._settle(None)
         else:

@@ -189,8 +189,11 @@ class FlagsMixin(ClientCore):
         if type(did) is not str or not did:
             did = check_distinct_id(distinct_id, "distinct_id")
         definitions = self._definitions
+        overrides = self._overrides
         result: Optional[FlagResult] = None
-        if definitions is not None and self._overrides is None:
+        if overrides is not None and key in overrides:
+            result = self._overridden(key, overrides[key])
+        elif definitions is not None:
             result = _lazy.flags().evaluate_flag(
                 definitions,
                 key,
@@ -200,51 +203,25 @@ class FlagsMixin(ClientCore):
                 group_properties=group_properties,
             )
         if result is None or not result.decided:
-            geoip = options.disable_geoip if disable_geoip is None else disable_geoip
-            result = self._evaluate_one(
-                key, did, groups, person_properties, group_properties, only_local, geoip
-            )
+            # Not known or not decidable locally: exactly one /flags request, or none.
+            result = None
+            if not only_local:
+                geoip = options.disable_geoip if disable_geoip is None else disable_geoip
+                remote = self._remote(
+                    did, groups, person_properties, group_properties, geoip, [key]
+                )
+                if remote is not None:
+                    result = remote.flags.get(key)
         send = options.send_feature_flag_events if send_events is None else send_events
         if result is not None and send:
             self._report_flag_called(did, result, groups)
         return result
 
-    def _evaluate_one(
-        self,
-        key: str,
-        did: str,
-        groups: Optional[Mapping[str, Any]],
-        person_properties: Optional[Mapping[str, Any]],
-        group_properties: Optional[Mapping[str, Mapping[str, Any]]],
-        only_local: bool,
-        disable_geoip: bool,
-    ) -> Optional[FlagResult]:
-        if self._overrides is not None and key in self._overrides:
-            value = self._overrides[key]
-            payload = (self._override_payloads or {}).get(key)
-            variant = value if isinstance(value, str) else None
-            forced: FlagResult = _lazy.flags().FlagResult(key, value, variant, payload, "override")
-            return forced
-        definitions = self._definitions
-        if definitions is not None:
-            local: Optional[FlagResult] = _lazy.flags().evaluate_flag(
-                definitions,
-                key,
-                did,
-                groups=groups,
-                person_properties=person_properties,
-                group_properties=group_properties,
-            )
-            if local is not None and local.decided:
-                return local
-        if only_local:
-            return None
-        remote = self._remote(
-            did, groups, person_properties, group_properties, disable_geoip, [key]
-        )
-        if remote is None:
-            return None
-        return remote.flags.get(key)
+    def _overridden(self, key: str, value: FlagValue) -> FlagResult:
+        payload = (self._override_payloads or {}).get(key)
+        variant = value if isinstance(value, str) else None
+        forced: FlagResult = _lazy.flags().FlagResult(key, value, variant, payload, "override")
+        return forced
 
     def _remote(
         self,
@@ -301,12 +278,7 @@ class FlagsMixin(ClientCore):
             props["$groups"] = json_safe_mapping(groups, "groups")
         # Our own JSON-safe values (the payload came decoded from JSON): no need to go
         # through build_capture's checks and copy.
-        message = Message("$feature_flag_called", did, props, time.time(), None)
-        batcher = self._batcher
-        if batcher is None:
-            message._settle(None)
-        else:
-            batcher.put(message)
+        self._submit(Message("$feature_flag_called", did, props, time.time(), None))
 
     def get_feature_flag(
         self,
