@@ -14,9 +14,8 @@ Public names are re-exported here; the ``_modules`` behind them are private.
 from __future__ import annotations
 
 from . import triggers
-from ._batching import Lifecycle
 from ._client import Client
-from ._core import FlushInfo
+from ._config import DEFAULT_HOST, ClientOptions, FlushPolicy
 from ._default import (
     alias,
     default_client,
@@ -30,7 +29,8 @@ from ._default import (
     shutdown,
     track,
 )
-from ._options import DEFAULT_HOST, ClientOptions, FlushPolicy
+from ._dispatch import Lifecycle
+from ._engine import FlushInfo
 from ._promise import MessagePromise, PromiseState
 from ._version import __version__
 from .errors import (
@@ -39,6 +39,7 @@ from .errors import (
     ConfigurationError,
     DeliveryError,
     EncodingError,
+    EventDroppedError,
     HTTPStatusError,
     NotInitializedError,
     QueueFullError,
@@ -57,6 +58,7 @@ __all__ = [
     "ConfigurationError",
     "DeliveryError",
     "EncodingError",
+    "EventDroppedError",
     "FeatureFlagResult",
     "FlushInfo",
     "FlushPolicy",

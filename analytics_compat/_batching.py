@@ -8,87 +8,78 @@ every message queued before them has settled, and the lifecycle: shutdown drains
 within a deadline, interpreter exit drains every live batcher, and a forked child
 starts with an empty queue and its own worker (the parent sends what it queued).
 
-It calls ``deliver(messages, outcomes)`` for every settled group of messages; what
-that does (events, promises) is the client's business. Knows nothing about the
-legacy API, listeners or HTTP details beyond the transport's ``send``.
+It hands each batch to a ``Sender`` (the transport, built by the engine) and calls
+``deliver(messages, outcomes)`` for every settled group of messages; what that does
+(events, promises) is the engine's business. The batcher is the "batch" dispatcher:
+``_dispatch`` holds the interface it shares with the others. Knows nothing about
+the legacy API, listeners, wire formats or HTTP.
 """
 
 from __future__ import annotations
 
-import atexit
 import collections
-import enum
 import itertools
 import logging
-import os
 import threading
 import time
 import weakref
-from typing import Any, Callable, Deque, List, Optional
+from typing import Any, Callable, Deque, List, Optional, Protocol
 
-from . import triggers as _triggers
-from ._events import Message, encode, reseed
-from ._listeners import call_safely
-from ._options import ClientOptions, FlushPolicy
-from ._transport import Outcome, Transport
-from .errors import (
-    DeliveryError,
-    EncodingError,
-    QueueFullError,
-    ShutdownTimeoutError,
-    TransportError,
-)
+from ._config import BatchConfig, FlushPolicy
+from ._dispatch import FlushCallback, Lifecycle
+from ._events import Message
+from ._flushes import FlushBook, FlushWaiter, finish
+from ._lifecycle import ForkPhase, after_fork_in_child, at_exit
+from .errors import QueueFullError, ShutdownTimeoutError, TransportError
+from .transport import Deadline, Outcome
 
-__all__ = ["Batcher", "Lifecycle"]
+__all__ = ["Batcher", "Sender"]
 
 logger = logging.getLogger(__name__)
 
 Deliver = Callable[[List[Message], List[Outcome]], None]
-FlushCallback = Callable[[Optional[DeliveryError]], None]
 
 
-class Lifecycle(enum.Enum):
-    RUNNING = "running"
-    CLOSING = "closing"
-    CLOSED = "closed"
+class Sender(Protocol):
+    """What the batcher sends with (``transport.Transport``)."""
 
+    def send(
+        self,
+        messages: List[Message],
+        report: Callable[[List[Message], List[Outcome]], None],
+        deadline: Deadline,
+    ) -> None: ...
 
-class _FlushWaiter:
-    __slots__ = ("callback", "done", "error", "tail")
+    def close(self) -> None: ...
 
-    def __init__(self, tail: Optional[Message], callback: Optional[FlushCallback]) -> None:
-        self.tail = tail  # the newest message when flush() was called: done once it is
-        self.callback = callback
-        self.error: Optional[DeliveryError] = None
-        self.done = threading.Event()
-
-    def covers(self, seq: int) -> bool:
-        """Was the message numbered ``seq`` queued before this flush? (0: not popped yet)"""
-        tail = self.tail
-        return tail is not None and (tail.seq == 0 or tail.seq >= seq)
+    def after_fork(self) -> None: ...
 
 
 _LIVE: weakref.WeakSet[Batcher] = weakref.WeakSet()
 
 
 class Batcher:
+    """A bounded queue and its worker thread, for one client."""
+
     def __init__(
         self,
-        options: ClientOptions,
+        config: BatchConfig,
+        sender: Sender,
         deliver: Deliver,
         on_dropped: Callable[[int], None],
         trigger_subject: Any,
     ) -> None:
-        self.options = options
+        self.config = config
+        self._sender = sender
         self._deliver = deliver
         self._on_dropped = on_dropped
         self._subject = weakref.proxy(trigger_subject)
-        self._clock = options.clock
-        self._default_triggers = options.triggers == (_triggers.size, _triggers.time)
-        self._legacy = options.flush_policy is FlushPolicy.LEGACY
-        self._flush_at = options.flush_at
-        self._max_queue_size = options.max_queue_size
-        self._flush_after = options.flush_after
+        self._clock = config.clock
+        self._default_triggers = config.default_triggers
+        self._legacy = config.flush_policy is FlushPolicy.LEGACY
+        self._flush_at = config.flush_at
+        self._max_queue_size = config.max_queue_size
+        self._flush_after = config.flush_after
         self.dropped: collections.Counter[str] = collections.Counter()
         self._reset()
         self._state = Lifecycle.RUNNING
@@ -98,7 +89,7 @@ class Batcher:
     def _reset(self) -> None:
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._interrupt = threading.Event()
+        self._deadline = Deadline()  # set by shutdown; the sender's requests and sleeps obey it
         self._queue: Deque[Message] = collections.deque()
         self._released = 0  # messages at the head of the queue released for sending
         self._marks: Deque[int] = collections.deque()  # batch boundaries among them
@@ -106,29 +97,13 @@ class Batcher:
         # lock), so numbers follow queue order and producers never take a lock. A flush
         # waits for the queue's tail message as it was when flush() was called.
         self._seq = itertools.count(1)
-        self._done_seq = 0  # every message numbered up to this has settled
         self._last_taken: Optional[Message] = None  # tail of the batch in flight (or last)
         self._drop_lock = threading.Lock()
         self._drops_to_report = 0
         self._abandoned = 0  # messages the shutdown deadline failed
         self._in_flight = 0
-        self._waiters: List[_FlushWaiter] = []
-        self._deadline: Optional[float] = None
+        self._flushes = FlushBook()
         self.last_flush = float("-inf") if self._legacy else self._clock()
-        opts = self.options
-        self.transport = Transport(
-            host=opts.host,
-            secret=opts.secret,
-            gzip=opts.gzip,
-            timeout=opts.timeout,
-            max_retries=opts.max_retries,
-            retry_backoff=opts.retry_backoff,
-            max_retry_backoff=opts.max_retry_backoff,
-            max_retry_after=opts.max_retry_after,
-            historical_migration=opts.historical_migration,
-            deadline=lambda: self._deadline,
-            interrupt=self._interrupt,
-        )
 
     def _start_worker(self) -> None:
         self._thread = threading.Thread(
@@ -140,6 +115,10 @@ class Batcher:
     @property
     def state(self) -> Lifecycle:
         return self._state
+
+    @property
+    def dropped_queue_full(self) -> int:
+        return self.dropped["queue_full"]
 
     @property
     def queued(self) -> int:
@@ -200,7 +179,7 @@ class Batcher:
 
     def check_triggers(self) -> bool:
         fired = False
-        for trigger in self.options.triggers:
+        for trigger in self.config.triggers:
             try:
                 fired = bool(trigger(self._subject))
             except Exception:
@@ -224,23 +203,19 @@ class Batcher:
         if not self._wake.is_set():
             self._wake.set()
 
-    def flush(self, callback: Optional[FlushCallback] = None) -> _FlushWaiter:
+    def flush(self, callback: Optional[FlushCallback] = None) -> FlushWaiter:
         """Send everything queued now; ``callback(err)`` runs once all of it has settled."""
         with self._lock:
             queue = self._queue
             tail = queue[-1] if queue else self._last_taken
-            waiter = _FlushWaiter(tail, callback)
-            pending = (
-                tail is not None
-                and (tail.seq == 0 or tail.seq > self._done_seq)
-                and self._state is not Lifecycle.CLOSED
-            )
+            waiter = FlushWaiter(tail, callback)
+            pending = self._flushes.pending(tail) and self._state is not Lifecycle.CLOSED
             if pending:
-                self._waiters.append(waiter)
+                self._flushes.add(waiter)
         if pending:
             self.release()
         else:
-            self._finish(waiter)
+            finish(waiter)
         return waiter
 
     def on_worker_thread(self) -> bool:
@@ -254,15 +229,14 @@ class Batcher:
     def begin_shutdown(self, timeout: Optional[float]) -> None:
         """Start draining with a deadline ``timeout`` seconds (real time) from now."""
         if timeout is None:
-            timeout = self.options.shutdown_timeout
+            timeout = self.config.shutdown_timeout
         with self._lock:
             if self._state is not Lifecycle.RUNNING:
                 return
             self._state = Lifecycle.CLOSING
-            self._deadline = time.monotonic() + timeout
+            self._deadline.set(time.monotonic() + timeout)
         _LIVE.discard(self)
         self.release()
-        self._interrupt.set()
 
     def join(self) -> bool:
         """Wait for the drain, up to the deadline; True if every message was delivered or
@@ -271,8 +245,9 @@ class Batcher:
         If the worker is still busy at the deadline (a request in flight), the caller
         fails what is still queued itself rather than wait for that request.
         """
-        if not self.on_worker_thread() and self._deadline is not None:
-            self._thread.join(max(0.0, self._deadline - time.monotonic()) + 0.2)
+        deadline = self._deadline.at
+        if not self.on_worker_thread() and deadline is not None:
+            self._thread.join(max(0.0, deadline - time.monotonic()) + 0.2)
             if self._thread.is_alive():
                 self._abandon_queued()
         return self._abandoned == 0 and not self._queue
@@ -297,14 +272,14 @@ class Batcher:
             )
         if leftover:
             error = ShutdownTimeoutError("shutdown deadline passed before delivery")
-            self._settle(leftover, [error] * len(leftover))
+            self._settle(leftover, [Outcome.failed(error)] * len(leftover))
             if not in_flight:
                 # With a batch in flight, flushes wait for it; the worker finishes them.
                 self._advance(leftover)
 
     # -- worker thread --------------------------------------------------------------
     def _run(self) -> None:
-        interval = self.options.timer_interval
+        interval = self.config.timer_interval
         while True:
             woken = self._wake.wait(interval)
             self._wake.clear()
@@ -315,15 +290,12 @@ class Batcher:
                 self._drain()
             except Exception:  # a library bug must not kill the worker
                 logger.exception("analytics-compat: internal error in the worker; carrying on")
-            if self._state is Lifecycle.CLOSING and (self._drained() or self._past_deadline()):
+            if self._state is Lifecycle.CLOSING and (self._drained() or self._deadline.passed()):
                 self._close()
                 return
 
     def _drained(self) -> bool:
         return not self._queue
-
-    def _past_deadline(self) -> bool:
-        return self._deadline is not None and time.monotonic() >= self._deadline
 
     def _report_drops(self) -> None:
         with self._drop_lock:
@@ -332,17 +304,17 @@ class Batcher:
             self._on_dropped(count)
 
     def _drain(self) -> None:
-        while self._released and not self._past_deadline():
+        while self._released and not self._deadline.passed():
             with self._lock:
                 batch = self._take_batch()
                 self._in_flight = len(batch)
             try:
-                self._send(batch)
+                self._sender.send(batch, self._settle, self._deadline)
             except Exception as exc:  # a bug or an unexpected library error: fail, never lose
                 logger.exception("analytics-compat: internal error while sending a batch")
                 pending = [m for m in batch if not m.done()]
                 error = TransportError(f"internal error while sending: {type(exc).__name__}")
-                self._settle(pending, [error] * len(pending))
+                self._settle(pending, [Outcome.failed(error)] * len(pending))
             finally:
                 self._in_flight = 0
                 self._advance(batch)
@@ -350,9 +322,9 @@ class Batcher:
     def _take_batch(self) -> List[Message]:
         """The next batch (under the lock): one trigger's release, or, once a flush or
         shutdown is waiting, as many released messages as a batch may hold."""
-        limit = self.options.max_batch_size
+        limit = self.config.max_batch_size
         marks = self._marks
-        if self._state is Lifecycle.RUNNING and not self._waiters:
+        if self._state is Lifecycle.RUNNING and not self._flushes:
             limit = min(limit, marks[0])
         take = min(limit, self._released)
         remaining = take
@@ -371,51 +343,16 @@ class Batcher:
             self._last_taken = batch[-1]
         return batch
 
-    def _send(self, batch: List[Message]) -> None:
-        opts = self.options
-        chunk: List[Message] = []
-        encoded: List[bytes] = []
-        size = 0
-        failed: List[Message] = []
-        errors: List[Outcome] = []
-        for message in batch:
-            try:
-                data = encode(message)
-            except (TypeError, ValueError) as exc:
-                failed.append(message)
-                errors.append(EncodingError(f"the event could not be encoded: {exc}"))
-                continue
-            if len(data) > opts.max_event_bytes:
-                failed.append(message)
-                errors.append(
-                    EncodingError(
-                        f"the event is {len(data)} bytes; the cap is {opts.max_event_bytes}"
-                    )
-                )
-                continue
-            if chunk and size + len(data) > opts.max_batch_bytes:
-                self._settle(chunk, self.transport.send(encoded))
-                chunk, encoded, size = [], [], 0
-            chunk.append(message)
-            encoded.append(data)
-            size += len(data) + 1
-        if failed:
-            self._settle(failed, errors)
-        if chunk:
-            self._settle(chunk, self.transport.send(encoded))
-
     def _settle(self, messages: List[Message], outcomes: List[Outcome]) -> None:
         try:
             self._deliver(messages, outcomes)
         finally:
-            first_error = next((o for o in outcomes if o is not None), None)
+            first_error = next((o.error for o in outcomes if o.error is not None), None)
             if first_error is not None:
                 # Blame only the flushes that were waiting for these messages.
                 lowest = min(m.seq for m in messages)
                 with self._lock:
-                    for waiter in self._waiters:
-                        if waiter.error is None and waiter.covers(lowest):
-                            waiter.error = first_error
+                    self._flushes.blame(lowest, first_error)
 
     def _advance(self, messages: List[Message]) -> None:
         """A whole batch has settled: complete the flushes it was the last for."""
@@ -423,18 +360,9 @@ class Batcher:
             return
         highest = max(m.seq for m in messages)
         with self._lock:
-            if highest > self._done_seq:
-                self._done_seq = highest
-            done = self._done_seq
-            ready = [w for w in self._waiters if w.tail is None or 0 < w.tail.seq <= done]
-            self._waiters = [w for w in self._waiters if w not in ready]
+            ready = self._flushes.advance(highest)
         for waiter in ready:
-            self._finish(waiter)
-
-    def _finish(self, waiter: _FlushWaiter) -> None:
-        waiter.done.set()
-        if waiter.callback is not None:
-            call_safely(waiter.callback, (waiter.error,), "flush callback")
+            finish(waiter)
 
     def _close(self) -> None:
         """Fail what the deadline left behind, release flush waiters, close the transport."""
@@ -442,16 +370,17 @@ class Batcher:
             self._state = Lifecycle.CLOSED
         self._abandon_queued()
         with self._lock:
-            waiters, self._waiters = self._waiters, []
+            waiters = self._flushes.take_all()
         for waiter in waiters:
-            self._finish(waiter)
-        self.transport.close()
+            finish(waiter)
+        self._sender.close()
 
     def _after_fork_in_child(self) -> None:
         if self._state is not Lifecycle.RUNNING:
             return
         # The parent still holds and will send everything queued before the fork.
         self._reset()
+        self._sender.after_fork()
         self._start_worker()
 
 
@@ -467,12 +396,10 @@ def _drain_all_at_exit() -> None:
             logger.exception("analytics-compat: draining a client at exit failed")
 
 
-def _reinit_in_child() -> None:
-    reseed()
+def _restart_in_child() -> None:
     for batcher in list(_LIVE):
         batcher._after_fork_in_child()
 
 
-atexit.register(_drain_all_at_exit)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reinit_in_child)
+at_exit(_drain_all_at_exit)
+after_fork_in_child(_restart_in_child, ForkPhase.THREADS)

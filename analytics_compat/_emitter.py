@@ -12,13 +12,14 @@ Knows nothing about queues or HTTP.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
+import weakref
 from typing import Any, Callable, Dict, Tuple
 
 from pyee import EventEmitter
 
+from ._lifecycle import after_fork_in_child
 from ._listeners import call_safely
 from .errors import QueueFullError
 
@@ -27,8 +28,19 @@ __all__ = ["ClientEmitter", "log_error"]
 logger = logging.getLogger("analytics_compat")
 
 
+_EMITTERS: weakref.WeakSet[ClientEmitter] = weakref.WeakSet()
+
+
 class ClientEmitter(EventEmitter):
-    """pyee's EventEmitter with safe, arity-tolerant listener calls."""
+    """pyee's EventEmitter with safe, arity-tolerant listener calls.
+
+    Every client has one, with ``log_error`` as its first ``error`` listener.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        _EMITTERS.add(self)
+        self.on("error", log_error)
 
     def _emit_run(
         self, f: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]
@@ -93,10 +105,12 @@ def log_error(error: Any) -> None:
         logger.warning("analytics-compat: delivery error: %s", error)
 
 
-def _new_lock_in_child() -> None:
-    # A lock some other thread held at fork() stays held forever in the child.
+def _new_locks_in_child() -> None:
+    # A lock some other thread held at fork() stays held forever in the child; pyee
+    # guards each emitter's listener table with one, which would hang emit().
     _drop_log._lock = threading.Lock()
+    for emitter in list(_EMITTERS):
+        emitter._lock = threading.Lock()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_lock_in_child)
+after_fork_in_child(_new_locks_in_child)

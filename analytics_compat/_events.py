@@ -1,27 +1,27 @@
-"""The PostHog core: build wire events from PostHog-style calls, and encode them.
+"""The PostHog core: build events from PostHog-style calls.
 
 Owns the shape of a PostHog event (``event``, ``distinct_id``, ``properties``,
-``timestamp``, ``uuid``, plus ``$lib``/``$lib_version``) and the split of work
-between threads: the caller's thread only validates and snapshots (``build_*``
-returns a ``Message``); the worker thread assigns the uuid, formats the timestamp
-and encodes the JSON exactly once (``encode``), so a retried event is byte-for-byte
-the same event.
+``timestamp``, ``uuid``) as a ``Message``, and the split of work between threads:
+the caller's thread only validates and snapshots (``build_*`` returns a
+``Message``); the worker thread assigns the uuid and formats the timestamp
+(``stamp``) when the protocol encodes the event, exactly once, so a retried event
+is byte-for-byte the same event.
 
-Knows nothing about queues, triggers, HTTP or the legacy analytics-node names.
+Knows nothing about queues, triggers, HTTP, wire protocols or the legacy
+analytics-node names.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import random
 import time
 import uuid as _uuid
 from typing import Any, Mapping, Optional, Union
 
 from ._jsonsafe import iso_utc, json_safe_mapping
+from ._lifecycle import ForkPhase, after_fork_in_child
 from ._promise import MessagePromise, PromiseState
-from ._version import __version__
 from .errors import ValidationError
 
 __all__ = [
@@ -32,25 +32,23 @@ __all__ = [
     "build_group_identify",
     "build_set",
     "check_distinct_id",
-    "encode",
     "parse_timestamp",
+    "stamp",
 ]
 
 LIB_NAME = "analytics-compat"
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 # Event uuids need uniqueness, not secrecy; a seeded PRNG is several times cheaper than
-# os.urandom per event. Re-seeded after fork (see _batching) so children never repeat.
+# os.urandom per event. Re-seeded after fork so children never repeat the parent's.
 _rng = random.Random()
-
-
-def reseed() -> None:
-    _rng.seed()
+after_fork_in_child(_rng.seed, ForkPhase.STATE)
 
 
 class Message(MessagePromise):
     """One queued event, and the promise returned for it (one object, not two).
 
-    Built on the caller's thread; encoded on the worker's.
+    Built on the caller's thread; encoded on the worker's, by the client's protocol,
+    which keeps the bytes in ``encoded`` so every attempt sends the same event.
     """
 
     __slots__ = (
@@ -238,27 +236,11 @@ def _fast_uuid4() -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
-_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
-
-
-def encode(message: Message) -> bytes:
-    """Encode once, on the worker: assigns the uuid and the ISO timestamp. Raises on bad data."""
-    if message.encoded is not None:
-        return message.encoded
+def stamp(message: Message) -> str:
+    """On the worker: give the message its uuid (once) and its ISO-8601 UTC timestamp."""
     if message.uuid is None:
         message.uuid = _fast_uuid4()
-    stamp = message.timestamp
-    if not isinstance(stamp, str):
-        stamp = (_EPOCH + _dt.timedelta(seconds=stamp)).isoformat()
-    props = message.properties
-    props["$lib"] = LIB_NAME
-    props["$lib_version"] = __version__
-    body = {
-        "event": message.event,
-        "distinct_id": message.distinct_id,
-        "properties": props,
-        "timestamp": stamp,
-        "uuid": message.uuid,
-    }
-    message.encoded = _dumps(body).encode("utf-8")
-    return message.encoded
+    when = message.timestamp
+    if isinstance(when, str):
+        return when
+    return (_EPOCH + _dt.timedelta(seconds=when)).isoformat()

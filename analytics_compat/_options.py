@@ -1,134 +1,73 @@
-"""Client options: the legacy analytics-node names, their snake_case twins, and checks.
+"""Client options as callers spell them: legacy names, snake_case twins, units, checks.
 
-Owns ``ClientOptions`` (a frozen, keyword-only attrs class holding every option
-with its documented default) and ``parse_options``, which accepts a legacy
-mapping (``{'secret': ..., 'flushAt': 20}``) and/or snake_case keywords and raises
-``ConfigurationError`` naming the option for anything unknown or ill-typed.
+Owns ``parse_options``, which accepts a legacy mapping (``{'secret': ..., 'flushAt': 20}``)
+and/or snake_case keywords, raises ``ConfigurationError`` naming the option (as the
+caller spelled it) for anything unknown, ill-typed or out of range, and builds the one
+canonical ``ClientOptions`` of ``_config``.
 
 Units follow the names: the legacy options (``flushAfter``, ``timerInterval``,
 ``featureFlagsPollingInterval``) are milliseconds in both spellings, as in
 analytics-node; the PostHog-style ones (``timeout``, ``shutdown_timeout``,
-``poll_interval``, ``retry_backoff``) are seconds, as in posthog-python.
+``poll_interval``, ``retry_backoff``) are seconds, as in posthog-python. The
+canonical form is seconds throughout.
 
-Knows nothing about queues, threads or HTTP.
+Knows nothing about queues, threads or HTTP beyond refusing a host ``requests``
+could not post to.
 """
 
 from __future__ import annotations
 
-import enum
 import math
-import time
 import urllib.parse
-from typing import Any, Callable, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional
 
-import attrs
 import requests
 
+from ._config import (
+    BatchConfig,
+    CaptureConfig,
+    ClientOptions,
+    DeliveryConfig,
+    FlagsConfig,
+    FlushPolicy,
+)
 from .errors import ConfigurationError
 
-__all__ = ["DEFAULT_HOST", "ClientOptions", "FlushPolicy", "parse_options"]
+__all__ = ["parse_options", "snake_case"]
 
-DEFAULT_HOST = "https://us.i.posthog.com"
-
-Trigger = Callable[[Any], bool]
-
-
-class FlushPolicy(enum.Enum):
-    """When queued messages are released for sending.
-
-    ``LEGACY`` (default): analytics-node 0.x. ``last_flush`` starts at the epoch, so the
-    very first message is sent at once, alone; the time trigger then fires when
-    ``flushAfter`` has passed since the last flush.
-
-    ``POSTHOG``: a batch waits until ``flushAt`` messages are queued or its oldest
-    message is ``flushAfter`` old, as PostHog's server SDKs batch.
-    """
-
-    LEGACY = "legacy"
-    POSTHOG = "posthog"
-
-
-def _default_triggers() -> Tuple[Trigger, ...]:
-    from . import triggers  # the triggers module imports nothing from here at import time
-
-    return (triggers.size, triggers.time)
-
-
-@attrs.frozen(kw_only=True)
-class ClientOptions:
-    """Every client option, with its default. Build it with ``parse_options``."""
-
-    secret: str = attrs.field(repr=False)
-    host: str = DEFAULT_HOST
-    flush_at: int = 20
-    flush_after_ms: float = 10_000
-    max_queue_size: int = 10_000
-    timer_interval_ms: float = 10_000
-    triggers: Tuple[Trigger, ...] = attrs.field(factory=_default_triggers)
-    send: bool = True
-    flush_policy: FlushPolicy = FlushPolicy.LEGACY
-    group_type: str = "company"
-    max_batch_size: int = 1000
-    max_batch_bytes: int = 5 * 1024 * 1024
-    max_event_bytes: int = 900 * 1024
-    gzip: bool = True
-    timeout: float = 10.0
-    max_retries: int = 3
-    retry_backoff: float = 0.5
-    max_retry_backoff: float = 30.0
-    max_retry_after: float = 60.0
-    shutdown_timeout: float = 5.0
-    historical_migration: bool = False
-    personal_api_key: Optional[str] = attrs.field(default=None, repr=False)
-    poll_interval: float = 30.0
-    flags_request_timeout: float = 3.0
-    flag_definitions_path: str = "/api/feature_flag/local_evaluation/"
-    disable_geoip: bool = False
-    send_feature_flag_events: bool = True
-    clock: Callable[[], float] = attrs.field(default=time.monotonic, repr=False)
-
-    @property
-    def flush_after(self) -> float:
-        """``flushAfter`` in seconds."""
-        return self.flush_after_ms / 1000.0
-
-    @property
-    def timer_interval(self) -> float:
-        """``timerInterval`` in seconds."""
-        return self.timer_interval_ms / 1000.0
-
-
-# (canonical field, kind, lower bound). Kinds: str, int, num, bool, triggers, policy, clock.
-_SPEC: dict[str, tuple[str, str, float]] = {
-    "secret": ("secret", "str", 0),
-    "host": ("host", "str", 0),
-    "flush_at": ("flush_at", "int", 1),
-    "flush_after": ("flush_after_ms", "num", 0),
-    "max_queue_size": ("max_queue_size", "int", 1),
-    "timer_interval": ("timer_interval_ms", "num", 1),
-    "triggers": ("triggers", "triggers", 0),
-    "send": ("send", "bool", 0),
-    "flush_policy": ("flush_policy", "policy", 0),
-    "group_type": ("group_type", "name", 0),
-    "max_batch_size": ("max_batch_size", "int", 1),
-    "max_batch_bytes": ("max_batch_bytes", "int", 1024),
-    "max_event_bytes": ("max_event_bytes", "int", 64),
-    "gzip": ("gzip", "bool", 0),
-    "timeout": ("timeout", "num", 0.001),
-    "max_retries": ("max_retries", "int", 0),
-    "retry_backoff": ("retry_backoff", "num", 0),
-    "max_retry_backoff": ("max_retry_backoff", "num", 0),
-    "max_retry_after": ("max_retry_after", "num", 0),
-    "shutdown_timeout": ("shutdown_timeout", "num", 0),
-    "historical_migration": ("historical_migration", "bool", 0),
-    "personal_api_key": ("personal_api_key", "optstr", 0),
-    "poll_interval": ("poll_interval", "num", 0.01),
-    "feature_flags_polling_interval": ("poll_interval", "ms", 10),
-    "flags_request_timeout": ("flags_request_timeout", "num", 0.001),
-    "flag_definitions_path": ("flag_definitions_path", "str", 0),
-    "disable_geoip": ("disable_geoip", "bool", 0),
-    "send_feature_flag_events": ("send_feature_flag_events", "bool", 0),
-    "clock": ("clock", "clock", 0),
+# name -> (sub-config, field, kind, lower bound). Kinds: str, name, optstr, int, num,
+# ms (milliseconds, stored as seconds), bool, triggers, policy, clock.
+# The sub-config "root" holds ``secret`` and ``host``, which several parts share.
+_SPEC: dict[str, tuple[str, str, str, float]] = {
+    "secret": ("root", "secret", "str", 0),
+    "host": ("root", "host", "str", 0),
+    "flush_at": ("batch", "flush_at", "int", 1),
+    "flush_after": ("batch", "flush_after", "ms", 0),
+    "max_queue_size": ("batch", "max_queue_size", "int", 1),
+    "timer_interval": ("batch", "timer_interval", "ms", 1),
+    "triggers": ("batch", "triggers", "triggers", 0),
+    "flush_policy": ("batch", "flush_policy", "policy", 0),
+    "max_batch_size": ("batch", "max_batch_size", "int", 1),
+    "shutdown_timeout": ("batch", "shutdown_timeout", "num", 0),
+    "clock": ("batch", "clock", "clock", 0),
+    "send": ("capture", "send", "bool", 0),
+    "group_type": ("capture", "group_type", "name", 0),
+    "max_batch_bytes": ("delivery", "max_batch_bytes", "int", 1024),
+    "max_event_bytes": ("delivery", "max_event_bytes", "int", 64),
+    "gzip": ("delivery", "gzip", "bool", 0),
+    "timeout": ("delivery", "timeout", "num", 0.001),
+    "max_retries": ("delivery", "max_retries", "int", 0),
+    "retry_backoff": ("delivery", "retry_backoff", "num", 0),
+    "max_retry_backoff": ("delivery", "max_retry_backoff", "num", 0),
+    "max_retry_after": ("delivery", "max_retry_after", "num", 0),
+    "historical_migration": ("delivery", "historical_migration", "bool", 0),
+    "personal_api_key": ("flags", "personal_api_key", "optstr", 0),
+    "poll_interval": ("flags", "poll_interval", "num", 0.01),
+    "feature_flags_polling_interval": ("flags", "poll_interval", "ms", 10),
+    "flags_request_timeout": ("flags", "request_timeout", "num", 0.001),
+    "flag_definitions_path": ("flags", "definitions_path", "str", 0),
+    "disable_geoip": ("flags", "disable_geoip", "bool", 0),
+    "send_feature_flag_events": ("flags", "send_events", "bool", 0),
 }
 _ALIASES = {"api_key": "secret", "project_api_key": "secret", "write_key": "secret"}
 
@@ -151,7 +90,13 @@ def parse_options(options: Optional[Mapping[str, Any]] = None, **kwargs: Any) ->
         raise ConfigurationError(
             f"options must be a mapping, not {type(options).__name__}", option="options"
         )
-    merged: dict[str, Any] = {}
+    merged: Dict[str, Dict[str, Any]] = {
+        "root": {},
+        "batch": {},
+        "delivery": {},
+        "capture": {},
+        "flags": {},
+    }
     spelled: dict[str, str] = {}
     for source in (options or {}, kwargs):
         for raw_name, value in source.items():
@@ -161,24 +106,39 @@ def parse_options(options: Optional[Mapping[str, Any]] = None, **kwargs: Any) ->
             name = _ALIASES.get(name, name)
             if name not in _SPEC:
                 raise ConfigurationError(f"unknown option {raw_name!r}", option=raw_name)
-            canonical = _SPEC[name][0]
-            merged[canonical] = _check(raw_name, _SPEC[name][1], _SPEC[name][2], value)
-            spelled[canonical] = raw_name
-    if "secret" not in merged or not merged["secret"]:
+            section, field, kind, low = _SPEC[name]
+            merged[section][field] = _check(raw_name, kind, low, value)
+            spelled[field] = raw_name
+    root = merged["root"]
+    if not root.get("secret"):
         raise ConfigurationError(
             "the 'secret' option (the project API key) is required and must be a non-empty string",
             option=spelled.get("secret", "secret"),
         )
-    host = merged.get("host")
+    host = root.get("host")
     if host is not None:
         if not host.startswith(("http://", "https://")):
             raise ConfigurationError(
                 "host must start with http:// or https://", option=spelled["host"]
             )
-        merged["host"] = host.rstrip("/")
-        if not _usable_host(merged["host"]):
+        root["host"] = host.rstrip("/")
+        if not _usable_host(root["host"]):
             raise ConfigurationError("host is not a usable URL", option=spelled["host"])
-    return ClientOptions(**merged)
+    return _build(root, merged)
+
+
+def _build(root: Dict[str, Any], merged: Dict[str, Dict[str, Any]]) -> ClientOptions:
+    delivery = DeliveryConfig(**root, **merged["delivery"])
+    flags = merged["flags"]
+    flags.setdefault("poll_timeout", delivery.timeout)  # definitions polls: the HTTP timeout
+    return ClientOptions(
+        secret=delivery.secret,
+        host=delivery.host,
+        batch=BatchConfig(**merged["batch"]),
+        delivery=delivery,
+        capture=CaptureConfig(**merged["capture"]),
+        flags=FlagsConfig(**root, **flags),
+    )
 
 
 def _usable_host(host: str) -> bool:

@@ -14,10 +14,10 @@ Knows nothing about queues or HTTP; the worker calls ``_settle``.
 from __future__ import annotations
 
 import enum
-import os
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Generator, List, Optional, Tuple
 
+from ._lifecycle import after_fork_in_child
 from ._listeners import call_safely
 from .errors import DeliveryError
 
@@ -174,5 +174,4 @@ def _new_lock_in_child() -> None:
     _LOCK = threading.Lock()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_lock_in_child)
+after_fork_in_child(_new_lock_in_child)

@@ -10,9 +10,10 @@ Knows nothing about clients beyond the strings it is given.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from urllib.parse import quote
+
+from ._lifecycle import after_fork_in_child
 
 __all__ = ["register_secret"]
 
@@ -53,5 +54,4 @@ def _new_lock_in_child() -> None:
     _LOCK = threading.Lock()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_lock_in_child)
+after_fork_in_child(_new_lock_in_child)

@@ -17,7 +17,8 @@ clients, queues or HTTP beyond the few fields an error carries.
         ├── HTTPStatusError               the server answered with a non-2xx status
         ├── TransportError                no answer: connection refused, reset, timeout, ...
         ├── RetriesExhaustedError         a retryable failure persisted through every attempt
-        └── ShutdownTimeoutError          shutdown's (or exit's) deadline passed before delivery
+        ├── ShutdownTimeoutError          shutdown's (or exit's) deadline passed before delivery
+        └── EventDroppedError             the event was dropped on purpose (``reason`` says by whom)
 
 Error text never contains a project key or a personal API key: messages are built
 from statuses, counts and field names only.
@@ -33,6 +34,7 @@ __all__ = [
     "ConfigurationError",
     "DeliveryError",
     "EncodingError",
+    "EventDroppedError",
     "HTTPStatusError",
     "NotInitializedError",
     "QueueFullError",
@@ -61,6 +63,14 @@ class ConfigurationError(AnalyticsError, ValueError):
 class NotInitializedError(ConfigurationError):
     """Raised by a call on a client (or the module-level default) before ``init(...)``."""
 
+    def __init__(
+        self,
+        message: str = "the client is not initialized: call init({'secret': ...}) first",
+        *,
+        option: Optional[str] = "secret",
+    ) -> None:
+        super().__init__(message, option=option)
+
 
 class ValidationError(AnalyticsError, ValueError):
     """Raised synchronously by a call whose message is malformed, before anything is queued.
@@ -76,6 +86,11 @@ class ValidationError(AnalyticsError, ValueError):
 
 class ClientClosedError(AnalyticsError, RuntimeError):
     """Raised by a call on a client after ``shutdown()``."""
+
+    def __init__(
+        self, message: str = "the client was shut down; it accepts no more messages"
+    ) -> None:
+        super().__init__(message)
 
 
 class DeliveryError(AnalyticsError):
@@ -121,3 +136,16 @@ class RetriesExhaustedError(DeliveryError):
 
 class ShutdownTimeoutError(DeliveryError):
     """``shutdown()`` (or interpreter exit) reached its deadline before this message was sent."""
+
+
+class EventDroppedError(DeliveryError):
+    """The event was dropped on purpose before delivery, so it will never be sent.
+
+    ``reason`` names who dropped it: a processor stage of the client's pipeline (its
+    name), or the server. ``details`` carries what the server said, when it said it.
+    """
+
+    def __init__(self, message: str, *, reason: str, details: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.details = details

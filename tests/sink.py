@@ -38,6 +38,7 @@ class Sink:
         self.delay = 0.0
         self.stall = threading.Event()
         self.stall.set()
+        self.arrived = 0  # requests whose body was read, answered or not (a stall holds them)
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         sink = self
@@ -62,6 +63,8 @@ class Sink:
                 except ValueError:
                     body = None
                 got = Received(self.path, dict(self.headers), body, raw)
+                with sink._lock:
+                    sink.arrived += 1
                 sink.stall.wait(30)
                 if sink.delay:
                     time.sleep(sink.delay)

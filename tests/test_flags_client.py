@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator, List
 
@@ -235,9 +236,22 @@ def test_poller_restarts_in_a_forked_child(server: DevServer) -> None:
 
 
 def test_shutdown_stops_the_poller(server: DevServer) -> None:
-    client = Client({"secret": TOKEN, "host": server.url, "send": False}, personal_api_key=PERSONAL)
+    """After shutdown no definitions request reaches the server, however short the interval."""
+    client = Client(
+        {"secret": TOKEN, "host": server.url, "send": False},
+        personal_api_key=PERSONAL,
+        poll_interval=0.05,
+    )
     assert client.wait_for_local_evaluation_ready(10)
-    poller = client._poller
-    assert poller is not None
+
+    def polls() -> int:
+        return sum(1 for r in server.requests_log if r.path.startswith("/api/feature_flag"))
+
+    deadline = time.monotonic() + 10
+    while polls() < 3:  # it is polling
+        assert time.monotonic() < deadline, "the poller never polled again"
+        time.sleep(0.02)
     client.shutdown(2)
-    assert poller.state.value == "stopped"
+    stopped_at = polls()
+    time.sleep(0.3)  # six intervals
+    assert polls() == stopped_at

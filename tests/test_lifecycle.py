@@ -621,17 +621,51 @@ def test_fork_while_another_thread_holds_the_promise_lock(sink: Sink) -> None:
 def test_a_message_racing_shutdown_is_failed_not_stranded(
     sink: Sink, make_client: Callable[..., analytics_compat.Client]
 ) -> None:
-    """A put() that lands after the batcher closed settles with ShutdownTimeoutError."""
+    """A submit that lands after the queue closed settles with ShutdownTimeoutError.
+
+    This is the interleaving a producer thread sees when it read the client's engine
+    just before another thread shut the client down.
+    """
     from analytics_compat._events import build_capture
 
     client = make_client(flushAt=1)
-    batcher = client._batcher
-    assert batcher is not None and client.shutdown(5)
+    engine = client._engine  # what the producer read before shutdown() swapped it
+    assert client.shutdown(5)
     late = build_capture("u", "late")
-    batcher.put(late)  # what a producer that passed the open check just before sees
+    engine.submit(late)
     assert late.wait(5)
     assert isinstance(late.error, ShutdownTimeoutError)
-    assert client._batcher is not None and client._batcher.flush().done.is_set()
+    assert engine.flush(None, 1)
+
+
+def test_producers_racing_shutdown_leave_no_message_pending(
+    sink: Sink, make_client: Callable[..., analytics_compat.Client]
+) -> None:
+    """Threads tracking while another shuts the client down: every returned promise settles."""
+    client = make_client(flushAt=5)
+    promises: List[List[analytics_compat.MessagePromise]] = [[] for _ in range(4)]
+    started = threading.Barrier(5)
+
+    def produce(mine: List[analytics_compat.MessagePromise]) -> None:
+        started.wait()
+        try:
+            while True:
+                mine.append(client.track(event(len(mine))))
+        except ClientClosedError:
+            pass
+
+    threads = [threading.Thread(target=produce, args=(p,)) for p in promises]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    time.sleep(0.05)
+    client.shutdown(5)
+    for thread in threads:
+        thread.join(10)
+    every = [p for mine in promises for p in mine]
+    assert every and all(p.wait(10) for p in every)
+    delivered = {e["uuid"] for e in sink.delivered()}
+    assert {p.uuid for p in every if p.state is PromiseState.FLUSHED} <= delivered
 
 
 def test_deadline_with_a_request_in_flight_keeps_callback_order(
@@ -643,7 +677,7 @@ def test_deadline_with_a_request_in_flight_keeps_callback_order(
     sink.stall.clear()
     first = client.track(event(1)).on("error", lambda err: order.append("first"))
     deadline = time.monotonic() + 10
-    while not client._batcher or client._batcher._in_flight == 0:
+    while sink.arrived == 0:
         assert time.monotonic() < deadline, "the first request never went out"
         time.sleep(0.01)
     done = threading.Event()

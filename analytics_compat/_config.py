@@ -1,0 +1,170 @@
+"""The canonical client configuration: one frozen object made of small sub-configs.
+
+Owns what every option means once the caller's spelling has been read (that is
+``_options``): units are settled (seconds everywhere here), defaults are documented
+in one place, and each part of the client gets only the sub-config it needs:
+
+- ``BatchConfig``: when queued messages leave (the batcher);
+- ``DeliveryConfig``: where and how batches are sent (the transport);
+- ``CaptureConfig``: what the call surface needs (test mode, legacy group type);
+- ``FlagsConfig``: polling, remote evaluation and flag events (the flags service).
+
+``ClientOptions`` holds them, plus the flat names custom triggers read
+(``client.options.flush_at``, ``.flush_after``, ...). Knows nothing about queues,
+threads or HTTP.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from typing import Any, Callable, Optional, Tuple
+
+import attrs
+
+__all__ = [
+    "DEFAULT_HOST",
+    "BatchConfig",
+    "CaptureConfig",
+    "ClientOptions",
+    "DeliveryConfig",
+    "FlagsConfig",
+    "FlushPolicy",
+    "Trigger",
+]
+
+DEFAULT_HOST = "https://us.i.posthog.com"
+
+Trigger = Callable[[Any], bool]
+
+
+class FlushPolicy(enum.Enum):
+    """When queued messages are released for sending.
+
+    ``LEGACY`` (default): analytics-node 0.x. ``last_flush`` starts at the epoch, so the
+    very first message is sent at once, alone; the time trigger then fires when
+    ``flushAfter`` has passed since the last flush.
+
+    ``POSTHOG``: a batch waits until ``flushAt`` messages are queued or its oldest
+    message is ``flushAfter`` old, as PostHog's server SDKs batch.
+    """
+
+    LEGACY = "legacy"
+    POSTHOG = "posthog"
+
+
+def _default_triggers() -> Tuple[Trigger, ...]:
+    from . import triggers  # imports nothing from the package
+
+    return (triggers.size, triggers.time)
+
+
+@attrs.frozen(kw_only=True)
+class BatchConfig:
+    """The batcher's settings. Times are seconds."""
+
+    flush_at: int = 20
+    flush_after: float = 10.0
+    max_queue_size: int = 10_000
+    timer_interval: float = 10.0
+    triggers: Tuple[Trigger, ...] = attrs.field(factory=_default_triggers)
+    flush_policy: FlushPolicy = FlushPolicy.LEGACY
+    max_batch_size: int = 1000
+    shutdown_timeout: float = 5.0
+    clock: Callable[[], float] = attrs.field(default=time.monotonic, repr=False)
+
+    @property
+    def default_triggers(self) -> bool:
+        """True when ``triggers`` are the built-in size and time triggers (inlined)."""
+        return self.triggers == _default_triggers()
+
+
+@attrs.frozen(kw_only=True)
+class DeliveryConfig:
+    """The transport's settings. Times are seconds."""
+
+    host: str = DEFAULT_HOST
+    secret: str = attrs.field(repr=False)
+    gzip: bool = True
+    timeout: float = 10.0
+    max_retries: int = 3
+    retry_backoff: float = 0.5
+    max_retry_backoff: float = 30.0
+    max_retry_after: float = 60.0
+    historical_migration: bool = False
+    max_batch_bytes: int = 5 * 1024 * 1024
+    max_event_bytes: int = 900 * 1024
+
+
+@attrs.frozen(kw_only=True)
+class CaptureConfig:
+    """What the call surface needs. ``send=False`` is test mode: nothing leaves."""
+
+    send: bool = True
+    group_type: str = "company"
+
+
+@attrs.frozen(kw_only=True)
+class FlagsConfig:
+    """The flags service's settings. Times are seconds."""
+
+    host: str = DEFAULT_HOST
+    secret: str = attrs.field(repr=False)
+    personal_api_key: Optional[str] = attrs.field(default=None, repr=False)
+    poll_interval: float = 30.0
+    poll_timeout: float = 10.0
+    request_timeout: float = 3.0
+    definitions_path: str = "/api/feature_flag/local_evaluation/"
+    disable_geoip: bool = False
+    send_events: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class ClientOptions:
+    """A client's whole configuration. Build it with ``_options.parse_options``."""
+
+    secret: str = attrs.field(repr=False)
+    host: str
+    batch: BatchConfig
+    delivery: DeliveryConfig
+    capture: CaptureConfig
+    flags: FlagsConfig
+
+    # The flat names a custom trigger (and older code) reads from ``client.options``.
+    @property
+    def flush_at(self) -> int:
+        return self.batch.flush_at
+
+    @property
+    def flush_after(self) -> float:
+        """``flushAfter`` in seconds."""
+        return self.batch.flush_after
+
+    @property
+    def flush_after_ms(self) -> float:
+        return self.batch.flush_after * 1000.0
+
+    @property
+    def timer_interval(self) -> float:
+        """``timerInterval`` in seconds."""
+        return self.batch.timer_interval
+
+    @property
+    def timer_interval_ms(self) -> float:
+        return self.batch.timer_interval * 1000.0
+
+    @property
+    def max_queue_size(self) -> int:
+        return self.batch.max_queue_size
+
+    @property
+    def flush_policy(self) -> FlushPolicy:
+        return self.batch.flush_policy
+
+    @property
+    def triggers(self) -> Tuple[Trigger, ...]:
+        return self.batch.triggers
+
+    @property
+    def send(self) -> bool:
+        return self.capture.send

@@ -1,0 +1,238 @@
+"""The engine: a client's parts wired together, and what happens to a submitted message.
+
+Owns ``Engine``: built once per ``init`` from the canonical options, it holds the
+pipeline, the dispatcher (the batcher over a transport with its protocol strategy,
+or the null dispatcher when ``send=False``) and the delivery statistics; ``submit``
+runs the pipeline on the caller's thread and hands the message to the dispatcher;
+``flush`` / ``shutdown`` go to the dispatcher; ``_deliver`` turns settled messages
+into the client's events and promise outcomes in the documented order (client
+``flush`` / ``error`` first, then each promise; the batcher then completes flush
+callbacks). Before ``init`` a client holds ``NOT_INITIALIZED`` and after
+``shutdown`` a ``ClosedEngine``: both refuse work with the right error, so no call
+site checks state.
+
+Knows nothing about the call surface (legacy or PostHog names) or about flags.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional, Union
+
+import attrs
+
+from ._batching import Batcher
+from ._config import CaptureConfig, ClientOptions
+from ._dispatch import Dispatcher, Lifecycle, NullDispatcher
+from ._emitter import ClientEmitter
+from ._events import Message
+from ._pipeline import Hint, Pipeline
+from .errors import ClientClosedError, DeliveryError, NotInitializedError, QueueFullError
+from .transport import HttpClient, Outcome, Transport, V0Protocol
+
+__all__ = [
+    "NOT_INITIALIZED",
+    "AnyEngine",
+    "ClosedEngine",
+    "Engine",
+    "FlushInfo",
+    "NotInitializedEngine",
+]
+
+FlushCallback = Callable[[Optional[DeliveryError]], Any]
+
+
+@attrs.frozen
+class FlushInfo:
+    """Passed to client ``flush`` listeners: how many messages one batch delivered."""
+
+    count: int
+    uuids: tuple[str, ...]
+
+
+class Engine:
+    """A running client's parts. Built by ``Client.init``."""
+
+    def __init__(
+        self,
+        options: ClientOptions,
+        emitter: ClientEmitter,
+        pipeline: Pipeline,
+        trigger_subject: Any,
+    ) -> None:
+        self.options = options
+        self._emitter = emitter
+        self._pipeline = pipeline
+        self._plain = pipeline.plain
+        self._hinted = pipeline.hinted
+        self.delivered = 0
+        self.failed = 0
+        self.dispatcher: Dispatcher = (
+            _batcher(options, self._deliver, self._report_drops, trigger_subject)
+            if options.capture.send
+            else NullDispatcher()
+        )
+        self._put = self.dispatcher.put
+        self.group_type = options.capture.group_type
+
+    # -- caller's thread ------------------------------------------------------------
+    def submit(self, message: Message, hint: Optional[Hint] = None) -> Message:
+        """Run the pipeline, then hand the message to the dispatcher; returns it."""
+        stages = self._plain if hint is None else self._hinted
+        if stages and self._pipeline.run(stages, message, hint) is None:
+            return message  # dropped by a stage, its promise already failed
+        self._put(message)
+        return message
+
+    def flush(self, callback: Optional[FlushCallback], timeout: Optional[float]) -> bool:
+        waiter = self.dispatcher.flush(callback)
+        if callback is not None or self.dispatcher.on_worker_thread():
+            return waiter.done.is_set()
+        return waiter.done.wait(timeout)
+
+    def shutdown(self, timeout: Optional[float]) -> bool:
+        return self.dispatcher.shutdown(timeout)
+
+    @property
+    def state(self) -> Lifecycle:
+        return self.dispatcher.state
+
+    @property
+    def queued(self) -> int:
+        return self.dispatcher.queued
+
+    @property
+    def batch_age(self) -> float:
+        return self.dispatcher.batch_age
+
+    @property
+    def last_flush(self) -> float:
+        return self.dispatcher.last_flush
+
+    @property
+    def stats(self) -> Dict[str, int]:
+        stats = {
+            "delivered": self.delivered,
+            "failed": self.failed,
+            "dropped_queue_full": self.dispatcher.dropped_queue_full,
+            "queued": self.dispatcher.queued,
+        }
+        for reason, count in self._pipeline.dropped.items():
+            stats[f"dropped_{reason}"] = count
+        return stats
+
+    # -- worker thread --------------------------------------------------------------
+    def _deliver(self, messages: List[Message], outcomes: List[Outcome]) -> None:
+        """Client events first, then each promise (DESIGN.md's order)."""
+        uuids = tuple(m.uuid or "" for m, o in zip(messages, outcomes) if o.error is None)
+        self.delivered += len(uuids)
+        self.failed += len(messages) - len(uuids)
+        emit = self._emitter.emit
+        if uuids:
+            emit("flush", FlushInfo(len(uuids), uuids))
+        seen: List[DeliveryError] = []
+        for outcome in outcomes:
+            error = outcome.error
+            if error is not None and not any(error is s for s in seen):
+                seen.append(error)
+                emit("error", error)
+        for message, outcome in zip(messages, outcomes):
+            message._settle(outcome.error)
+
+    def _report_drops(self, count: int) -> None:
+        for _ in range(count):
+            self._emitter.emit("error", QueueFullError("queue full: a message was dropped"))
+
+
+def _batcher(
+    options: ClientOptions,
+    deliver: Callable[[List[Message], List[Outcome]], None],
+    on_dropped: Callable[[int], None],
+    trigger_subject: Any,
+) -> Batcher:
+    """The batching dispatcher over a transport speaking the client's protocol."""
+    delivery = options.delivery
+    http = HttpClient(
+        secret=delivery.secret,
+        gzip=delivery.gzip,
+        timeout=delivery.timeout,
+        retry_backoff=delivery.retry_backoff,
+        max_retry_backoff=delivery.max_retry_backoff,
+        max_retry_after=delivery.max_retry_after,
+    )
+    protocol = V0Protocol(
+        secret=delivery.secret,
+        historical_migration=delivery.historical_migration,
+        gzip=delivery.gzip,
+    )
+    transport = Transport(delivery, protocol, http)
+    return Batcher(options.batch, transport, deliver, on_dropped, trigger_subject)
+
+
+class NotInitializedEngine:
+    """What a client holds before ``init``: calls raise ``NotInitializedError``."""
+
+    options: Optional[ClientOptions] = None
+    group_type = CaptureConfig().group_type  # so a group() call validates, then raises
+    state = Lifecycle.RUNNING
+    queued = 0
+    batch_age = 0.0
+    last_flush = float("-inf")
+
+    def submit(self, message: Message, hint: Optional[Hint] = None) -> Message:
+        raise NotInitializedError()
+
+    def flush(self, callback: Optional[FlushCallback], timeout: Optional[float]) -> bool:
+        raise NotInitializedError()
+
+    def shutdown(self, timeout: Optional[float]) -> bool:
+        return True
+
+    @property
+    def stats(self) -> Dict[str, int]:
+        return {"delivered": 0, "failed": 0, "dropped_queue_full": 0, "queued": 0}
+
+
+NOT_INITIALIZED = NotInitializedEngine()
+
+
+class ClosedEngine:
+    """What a client holds after ``shutdown``: calls raise ``ClientClosedError``; what the
+    engine counted stays readable, and ``shutdown`` again answers as the first did."""
+
+    def __init__(self, previous: Union[Engine, NotInitializedEngine]) -> None:
+        self._previous = previous
+        self.options = previous.options
+        self.group_type = previous.group_type
+
+    def submit(self, message: Message, hint: Optional[Hint] = None) -> Message:
+        raise ClientClosedError()
+
+    def flush(self, callback: Optional[FlushCallback], timeout: Optional[float]) -> bool:
+        raise ClientClosedError()
+
+    def shutdown(self, timeout: Optional[float]) -> bool:
+        return self._previous.shutdown(timeout)
+
+    @property
+    def state(self) -> Lifecycle:
+        previous = self._previous
+        return Lifecycle.CLOSED if isinstance(previous, NotInitializedEngine) else previous.state
+
+    @property
+    def queued(self) -> int:
+        return self._previous.queued
+
+    @property
+    def batch_age(self) -> float:
+        return self._previous.batch_age
+
+    @property
+    def last_flush(self) -> float:
+        return self._previous.last_flush
+
+    @property
+    def stats(self) -> Dict[str, int]:
+        return self._previous.stats
+
+
+AnyEngine = Union[Engine, NotInitializedEngine, ClosedEngine]

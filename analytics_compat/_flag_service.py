@@ -1,0 +1,329 @@
+"""The flags service: between the pure evaluator and the client.
+
+Owns where flag answers come from and what they cost: overrides first, then the
+locally loaded definitions (kept fresh by a poller when a personal API key is set),
+and, for a flag that cannot be decided locally, exactly one ``/flags`` request (none
+with ``only_evaluate_locally``). It returns results together with the
+``$feature_flag_called`` event to send (deduplicated per distinct id, flag and value
+in a bounded cache), and sends nothing itself: the client submits the event through
+its engine like any other. Every single-flag call is ``evaluate``; ``FlagOptions``
+names and types its keyword arguments.
+
+It also provides the ``feature_flags`` pipeline stage (``send_feature_flags=True`` on
+``capture`` / ``track``). Network trouble never raises: the call gets None and the
+error goes to ``report_error`` (the client's ``error`` listeners). Evaluation itself
+is ``analytics_compat.flags``, imported on first use; every-flag calls and remote
+config are in ``_flag_calls``.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import logging
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, TypedDict, Union
+
+import requests
+
+from . import _lazy_flags as _lazy
+from ._config import FlagsConfig
+from ._events import Message, check_distinct_id
+from ._jsonsafe import json_safe_mapping
+from ._lifecycle import ForkPhase, after_fork_in_child
+from .errors import ClientClosedError, DeliveryError, NotInitializedError, ValidationError
+
+if TYPE_CHECKING:
+    from .flags import DefinitionsPoller, FlagDefinitions, FlagResult, RemoteFlags
+
+__all__ = ["AllFlagsOptions", "FlagOptions", "FlagService", "FlagValue"]
+
+logger = logging.getLogger("analytics_compat")
+
+FlagValue = Union[bool, str]
+Evaluation = Tuple[Optional["FlagResult"], Optional[Message]]
+_CALLED_CACHE_SIZE = 50_000
+
+
+class FlagOptions(TypedDict, total=False):
+    """The keyword arguments every single-flag call takes (as posthog-python names them)."""
+
+    groups: Optional[Mapping[str, Any]]
+    person_properties: Optional[Mapping[str, Any]]
+    group_properties: Optional[Mapping[str, Mapping[str, Any]]]
+    only_evaluate_locally: bool
+    send_feature_flag_events: Optional[bool]
+    disable_geoip: Optional[bool]
+
+
+class AllFlagsOptions(TypedDict, total=False):
+    """The keyword arguments of the every-flag calls."""
+
+    groups: Optional[Mapping[str, Any]]
+    person_properties: Optional[Mapping[str, Any]]
+    group_properties: Optional[Mapping[str, Mapping[str, Any]]]
+    only_evaluate_locally: bool
+    disable_geoip: Optional[bool]
+
+
+class _State(enum.Enum):
+    UNCONFIGURED = "unconfigured"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+_CACHES: weakref.WeakSet[_SeenCache] = weakref.WeakSet()
+_WITH_POLLERS: weakref.WeakSet[FlagService] = weakref.WeakSet()
+
+
+class _SeenCache:
+    """A bounded set of recently reported keys (oldest forgotten first)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._keys: collections.OrderedDict[Any, None] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        _CACHES.add(self)
+
+    def add(self, key: Any) -> bool:
+        """True if ``key`` is new (and now remembered)."""
+        if key in self._keys:  # the common case, answered without the lock
+            return False
+        with self._lock:
+            if key in self._keys:
+                return False
+            self._keys[key] = None
+            if len(self._keys) > self._size:
+                self._keys.popitem(last=False)
+            return True
+
+
+class FlagService:
+    """One client's flags. Exists from ``Client()``; configured by ``init``, closed by
+    ``shutdown`` (then evaluation raises ``ClientClosedError``, as before ``init`` it
+    raises ``NotInitializedError``). Overrides and loaded definitions survive ``init``."""
+
+    def __init__(self, report_error: Callable[[DeliveryError], Any]) -> None:
+        self.report = report_error
+        self._state = _State.UNCONFIGURED
+        self.config: Optional[FlagsConfig] = None
+        self._open: Optional[FlagsConfig] = None  # the config while open: one check per call
+        self.definitions: Optional[FlagDefinitions] = None
+        self.overrides: Optional[Dict[str, FlagValue]] = None
+        self.override_payloads: Optional[Dict[str, Any]] = None
+        self.poller: Optional[DefinitionsPoller] = None
+        self.session = requests.Session()
+        self._seen = _SeenCache(_CALLED_CACHE_SIZE)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self, config: FlagsConfig) -> None:
+        """Configure; with a personal API key, start polling definitions."""
+        self.config = self._open = config
+        self._state = _State.OPEN
+        if config.personal_api_key:
+            self._start_poller(config)
+
+    def _start_poller(self, config: FlagsConfig) -> None:
+        assert config.personal_api_key
+        self.poller = _lazy.flags().DefinitionsPoller(
+            self.session,
+            config.host,
+            config.secret,
+            config.personal_api_key,
+            path=config.definitions_path,
+            interval=config.poll_interval,
+            timeout=config.poll_timeout,
+            on_update=self._set_definitions,
+            on_error=self.report,
+        )
+        self.poller.start()
+        _WITH_POLLERS.add(self)
+
+    def stop(self, timeout: float) -> None:
+        """Stop polling and refuse evaluation from now on."""
+        self._state = _State.CLOSED
+        self._open = None
+        _WITH_POLLERS.discard(self)
+        if self.poller is not None:
+            self.poller.stop(timeout=timeout)
+        self.session.close()
+
+    def _after_fork(self) -> None:
+        self.session = requests.Session()
+        if self.poller is not None and self.config is not None:
+            self._start_poller(self.config)
+
+    def require_open(self) -> FlagsConfig:
+        """The configuration, or the error a call on this client deserves."""
+        config = self.config
+        if config is None or self._state is not _State.OPEN:
+            if self._state is _State.CLOSED:
+                raise ClientClosedError()
+            raise NotInitializedError()
+        return config
+
+    # -- definitions and overrides -------------------------------------------------------
+    def _set_definitions(self, definitions: Optional[FlagDefinitions]) -> None:
+        self.definitions = definitions
+
+    def ready(self) -> bool:
+        return self.definitions is not None
+
+    def wait_ready(self, timeout: Optional[float]) -> bool:
+        if self.poller is None:
+            return self.definitions is not None
+        return self.poller.ready.wait(timeout)
+
+    def reload(self) -> bool:
+        if self.poller is None:
+            logger.warning("analytics-compat: reload_feature_flags needs a personal_api_key")
+            return False
+        return self.poller.load_now()
+
+    def override(
+        self, flags: Optional[Mapping[str, FlagValue]], payloads: Optional[Mapping[str, Any]]
+    ) -> None:
+        self.overrides = dict(flags) if flags is not None else None
+        self.override_payloads = dict(payloads) if payloads is not None else None
+
+    # -- one flag --------------------------------------------------------------------------
+    def evaluate(
+        self,
+        key: str,
+        distinct_id: Any,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        only_evaluate_locally: bool = False,
+        send_feature_flag_events: Optional[bool] = None,
+        disable_geoip: Optional[bool] = None,
+    ) -> Evaluation:
+        """``(result, $feature_flag_called event or None)`` for ``key`` and ``distinct_id``.
+
+        The one implementation behind every single-flag call (the arguments are
+        ``FlagOptions``, positional here: the client's methods spell them out, because
+        forwarding ``**kwargs`` costs a fifth of a local flag check). The result is None
+        when the flag is unknown, when ``only_evaluate_locally`` and it cannot be
+        decided locally, or when the server could not be reached.
+        """
+        # One flat function on purpose: flag checks sit in request paths.
+        config = self._open
+        if config is None:
+            config = self.require_open()
+        if type(key) is not str or not key:
+            raise ValidationError("key must be a non-empty string", field="key")
+        did = distinct_id
+        if type(did) is not str or not did:
+            did = check_distinct_id(distinct_id, "distinct_id")
+        definitions = self.definitions
+        overrides = self.overrides
+        result: Optional[FlagResult] = None
+        if overrides is not None and key in overrides:
+            result = self._overridden(key, overrides[key])
+        elif definitions is not None:
+            result = _lazy.flags().evaluate_flag(
+                definitions,
+                key,
+                did,
+                groups=groups,
+                person_properties=person_properties,
+                group_properties=group_properties,
+            )
+        if result is None or not result.decided:
+            # Not known or not decidable locally: exactly one /flags request, or none.
+            result = None
+            if not only_evaluate_locally:
+                geoip = config.disable_geoip if disable_geoip is None else disable_geoip
+                remote = self.remote(did, groups, person_properties, group_properties, geoip, [key])
+                if remote is not None:
+                    result = remote.flags.get(key)
+        send = config.send_events if send_feature_flag_events is None else send_feature_flag_events
+        if result is None or not send or not self._seen.add((did, result.key, result.value)):
+            return result, None
+        return result, _called_event(did, result, groups)
+
+    def _overridden(self, key: str, value: FlagValue) -> FlagResult:
+        payload = (self.override_payloads or {}).get(key)
+        variant = value if isinstance(value, str) else None
+        forced: FlagResult = _lazy.flags().FlagResult(key, value, variant, payload, "override")
+        return forced
+
+    def remote(
+        self,
+        did: str,
+        groups: Optional[Mapping[str, Any]],
+        person_properties: Optional[Mapping[str, Any]],
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]],
+        disable_geoip: bool,
+        keys: Optional[list[str]],
+    ) -> Optional[RemoteFlags]:
+        """One ``/flags`` request; None (and the error reported) if it failed."""
+        config = self.require_open()
+        remote: RemoteFlags = _lazy.flags().fetch_remote_flags(
+            self.session,
+            config.host,
+            config.secret,
+            did,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            disable_geoip=disable_geoip,
+            flag_keys=keys,
+            timeout=config.request_timeout,
+        )
+        if remote.error is not None:
+            self.report(remote.error)
+            return None
+        if remote.quota_limited:
+            logger.warning("analytics-compat: feature flags are quota limited on the server")
+            return None
+        return remote
+
+    def payload_for(self, key: str, match_value: FlagValue) -> Tuple[bool, Any]:
+        """``(known, payload)`` for a given value of ``key``, from the loaded definitions."""
+        definitions = self.definitions
+        if definitions is None:
+            return False, None
+        flag = definitions.by_key.get(key)
+        if flag is None:
+            return False, None
+        return True, flag.payloads.get("true" if match_value is True else str(match_value))
+
+
+def _called_event(did: str, result: FlagResult, groups: Optional[Mapping[str, Any]]) -> Message:
+    props: Dict[str, Any] = {
+        "$feature_flag": result.key,
+        "$feature_flag_response": result.value,
+        f"$feature/{result.key}": result.value,
+        "locally_evaluated": result.locally_evaluated,
+        "$feature_flag_reason": result.reason,
+    }
+    if result.flag_id is not None:
+        props["$feature_flag_id"] = result.flag_id
+    if result.version is not None:
+        props["$feature_flag_version"] = result.version
+    if result.request_id is not None:
+        props["$feature_flag_request_id"] = result.request_id
+    if result.payload is not None:
+        props["$feature_flag_payload"] = result.payload
+    if groups is not None:
+        props["$groups"] = json_safe_mapping(groups, "groups")
+    # Our own JSON-safe values (the payload came decoded from JSON): no need to go
+    # through build_capture's checks and copy.
+    return Message("$feature_flag_called", did, props, time.time(), None)
+
+
+def _renew_cache_locks_in_child() -> None:
+    for cache in list(_CACHES):
+        cache._lock = threading.Lock()  # a lock held at fork() stays held in the child
+
+
+def _restart_pollers_in_child() -> None:
+    for service in list(_WITH_POLLERS):
+        service._after_fork()
+
+
+after_fork_in_child(_renew_cache_locks_in_child, ForkPhase.LOCKS)
+after_fork_in_child(_restart_pollers_in_child, ForkPhase.THREADS)

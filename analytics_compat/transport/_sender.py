@@ -1,0 +1,180 @@
+"""The sender: encode a batch, cut it into requests, and see every message to an outcome.
+
+Owns what the batcher hands over after it picked a batch: each message encoded by
+the protocol strategy (a message that cannot be encoded, or is larger than
+``max_event_bytes``, fails alone with ``EncodingError``); requests cut at
+``max_batch_bytes``; and the attempt loop: retry what the protocol judged
+retryable (all of a v0 request; only the events a per-event protocol names) with
+backoff and ``Retry-After``, within ``max_retries`` and the ``Deadline``; split a
+request the server found too large into halves until one event fails alone.
+
+``send`` reports each group of settled messages to ``report(messages, outcomes)``
+as soon as it is known, and never raises for a delivery problem. Knows nothing
+about queues, triggers, listeners or the legacy API.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, List, Optional, Protocol, Sequence, Union
+
+from .._config import DeliveryConfig
+from .._events import Message
+from ..errors import DeliveryError, EncodingError, RetriesExhaustedError, TransportError
+from ._http import HttpClient, Reply
+from ._outcome import DELIVERED, Deadline, Outcome, Verdict
+
+__all__ = ["Report", "Strategy", "Transport"]
+
+logger = logging.getLogger("analytics_compat.transport")
+
+Report = Callable[[List[Message], List[Outcome]], None]
+
+
+class Strategy(Protocol):
+    """A capture protocol: what goes on the wire and what an answer means."""
+
+    name: str
+    path: str
+
+    def encode(self, message: Message) -> bytes: ...
+
+    def headers(self, attempt: int) -> dict[str, str]: ...
+
+    def body(self, events: Sequence[bytes], attempt: int) -> bytes: ...
+
+    def judge(
+        self, reply: Union[Reply, TransportError], count: int
+    ) -> Union[Outcome, List[Outcome]]: ...
+
+
+class Transport:
+    """Delivers batches for one client with one protocol strategy over one HttpClient."""
+
+    def __init__(self, config: DeliveryConfig, protocol: Strategy, http: HttpClient) -> None:
+        self._protocol = protocol
+        self._http = http
+        self._url = config.host + protocol.path
+        self._max_retries = config.max_retries
+        self._max_event_bytes = config.max_event_bytes
+        self._max_batch_bytes = config.max_batch_bytes
+
+    def __repr__(self) -> str:
+        return f"<Transport {self._protocol.name} {self._url} gzip={self._http.gzip}>"
+
+    @property
+    def requests_sent(self) -> int:
+        return self._http.requests_sent
+
+    def close(self) -> None:
+        self._http.close()
+
+    def after_fork(self) -> None:
+        self._http.after_fork()
+
+    def send(self, messages: List[Message], report: Report, deadline: Deadline) -> None:
+        """Deliver ``messages``; every one of them reaches ``report`` exactly once."""
+        chunk: List[Message] = []
+        encoded: List[bytes] = []
+        size = 0
+        failed: List[Message] = []
+        errors: List[Outcome] = []
+        encode, cap = self._protocol.encode, self._max_event_bytes
+        for message in messages:
+            try:
+                data = encode(message)
+            except (TypeError, ValueError) as exc:
+                failed.append(message)
+                errors.append(
+                    Outcome.failed(EncodingError(f"the event could not be encoded: {exc}"))
+                )
+                continue
+            if len(data) > cap:
+                failed.append(message)
+                errors.append(
+                    Outcome.failed(
+                        EncodingError(f"the event is {len(data)} bytes; the cap is {cap}")
+                    )
+                )
+                continue
+            if chunk and size + len(data) > self._max_batch_bytes:
+                report(chunk, self._deliver(encoded, deadline))
+                chunk, encoded, size = [], [], 0
+            chunk.append(message)
+            encoded.append(data)
+            size += len(data) + 1
+        if failed:
+            report(failed, errors)
+        if chunk:
+            report(chunk, self._deliver(encoded, deadline))
+
+    def _deliver(self, events: List[bytes], deadline: Deadline) -> List[Outcome]:
+        """The final outcome of each event: delivered or failed (with its reason)."""
+        final: List[Outcome] = [DELIVERED] * len(events)
+        pending = list(range(len(events)))
+        protocol, http = self._protocol, self._http
+        attempt = 0
+        while True:
+            attempt += 1
+            batch = events if len(pending) == len(events) else [events[i] for i in pending]
+            body = http.compress(protocol.body(batch, attempt))
+            reply = http.post(self._url, body, protocol.headers(attempt), deadline)
+            judged = protocol.judge(reply, len(batch))
+            if isinstance(judged, Outcome):
+                verdict = judged.verdict
+                if verdict is Verdict.DELIVERED or verdict is Verdict.FAILED:
+                    for index in pending:  # one answer for the whole request (v0)
+                        final[index] = judged
+                    return final
+                judged = [judged] * len(batch)
+            retry: List[int] = []
+            too_large: List[int] = []
+            last: Optional[Outcome] = None
+            for index, outcome in zip(pending, judged):
+                verdict = outcome.verdict
+                if verdict is Verdict.RETRY:
+                    retry.append(index)
+                    last = outcome
+                elif verdict is Verdict.TOO_LARGE:
+                    too_large.append(index)
+                else:
+                    final[index] = outcome
+            if too_large:
+                self._split(events, too_large, judged[pending.index(too_large[0])], final, deadline)
+            if not retry:
+                return final
+            assert last is not None and last.error is not None
+            if attempt > self._max_retries:
+                return self._exhausted(final, retry, attempt, last.error)
+            delay = http.delay(attempt, last.retry_after)
+            logger.debug("attempt %d failed (%s); retrying in %.2fs", attempt, last.error, delay)
+            if not deadline.sleep(delay):
+                return self._exhausted(final, retry, attempt, last.error)
+            pending = retry
+
+    def _split(
+        self,
+        events: List[bytes],
+        indices: List[int],
+        outcome: Outcome,
+        final: List[Outcome],
+        deadline: Deadline,
+    ) -> None:
+        """413: resend the events in halves; a single event that is too large fails."""
+        if len(indices) == 1:
+            assert outcome.error is not None
+            final[indices[0]] = Outcome.failed(outcome.error)
+            return
+        half = len(indices) // 2
+        for part in (indices[:half], indices[half:]):
+            for index, result in zip(part, self._deliver([events[i] for i in part], deadline)):
+                final[index] = result
+
+    @staticmethod
+    def _exhausted(
+        final: List[Outcome], indices: List[int], attempts: int, error: DeliveryError
+    ) -> List[Outcome]:
+        gave_up = Outcome.failed(RetriesExhaustedError(attempts, error))
+        for index in indices:
+            final[index] = gave_up
+        return final

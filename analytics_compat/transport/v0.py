@@ -1,0 +1,96 @@
+"""Capture protocol v0: PostHog's ``POST {host}/batch/``.
+
+Owns the v0 wire format: each event as JSON with ``$lib`` / ``$lib_version`` in its
+properties (encoded once per message, so a retried event is byte-for-byte the same),
+the batch body (``api_key``, ``batch``, ``historical_migration``, ``sent_at``), the
+request headers, and what an answer means for the messages in the request: 2xx
+delivered; 413 too large (split and resend); 408, 429, 5xx retry; any other status
+failed, for every message alike (v0 answers for the whole batch).
+
+Knows nothing about retries, queues or promises; HTTP itself is ``_http``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from typing import Dict, List, Sequence, Union
+
+from .._events import LIB_NAME, Message, stamp
+from .._version import __version__
+from ..errors import HTTPStatusError, TransportError
+from ._http import USER_AGENT, Reply, is_retryable_status
+from ._outcome import DELIVERED, Outcome, Verdict
+
+__all__ = ["V0Protocol"]
+
+_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
+class V0Protocol:
+    """The ``/batch/`` strategy for one client."""
+
+    name = "v0"
+    path = "/batch/"
+
+    def __init__(self, *, secret: str, historical_migration: bool, gzip: bool) -> None:
+        self._prefix = b'{"api_key":' + json.dumps(secret).encode() + b',"batch":['
+        self._historical = b"true" if historical_migration else b"false"
+        self._headers: Dict[str, str] = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        if gzip:
+            self._headers["Content-Encoding"] = "gzip"
+
+    def encode(self, message: Message) -> bytes:
+        """The event's JSON, built once (it assigns the uuid). Raises on bad data."""
+        if message.encoded is not None:
+            return message.encoded
+        timestamp = stamp(message)
+        props = message.properties
+        props["$lib"] = LIB_NAME
+        props["$lib_version"] = __version__
+        body = {
+            "event": message.event,
+            "distinct_id": message.distinct_id,
+            "properties": props,
+            "timestamp": timestamp,
+            "uuid": message.uuid,
+        }
+        message.encoded = _dumps(body).encode("utf-8")
+        return message.encoded
+
+    def headers(self, attempt: int) -> Dict[str, str]:
+        return self._headers
+
+    def body(self, events: Sequence[bytes], attempt: int) -> bytes:
+        sent_at = _dt.datetime.now(_dt.timezone.utc).isoformat()
+        return b"".join(
+            (
+                self._prefix,
+                b",".join(events),
+                b'],"historical_migration":',
+                self._historical,
+                b',"sent_at":"',
+                sent_at.encode(),
+                b'"}',
+            )
+        )
+
+    def judge(
+        self, reply: Union[Reply, TransportError], count: int
+    ) -> Union[Outcome, List[Outcome]]:
+        """One outcome for the whole request: v0 answers for the batch."""
+        if isinstance(reply, TransportError):
+            return Outcome(Verdict.RETRY, reply)
+        status = reply.status
+        if 200 <= status < 300:
+            return DELIVERED
+        retryable = is_retryable_status(status)
+        error = HTTPStatusError(status, retryable=retryable, detail=reply.detail)
+        if status == 413:
+            return Outcome(Verdict.TOO_LARGE, error)
+        if retryable:
+            return Outcome(Verdict.RETRY, error, reply.retry_after)
+        return Outcome.failed(error)
