@@ -152,17 +152,16 @@ def _batcher(
     """The batching dispatcher over a transport speaking the client's protocol."""
     delivery = options.delivery
     http = HttpClient(
-        secret=delivery.secret,
-        gzip=delivery.gzip,
+        host=delivery.host,
+        secrets=(delivery.secret, options.flags.personal_api_key or ""),
+        compression="gzip" if delivery.gzip else None,
         timeout=delivery.timeout,
         retry_backoff=delivery.retry_backoff,
         max_retry_backoff=delivery.max_retry_backoff,
         max_retry_after=delivery.max_retry_after,
     )
     protocol = V0Protocol(
-        secret=delivery.secret,
-        historical_migration=delivery.historical_migration,
-        gzip=delivery.gzip,
+        secret=delivery.secret, historical_migration=delivery.historical_migration
     )
     transport = Transport(delivery, protocol, http)
     return Batcher(options.batch, transport, deliver, on_dropped, trigger_subject)

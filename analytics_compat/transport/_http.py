@@ -1,10 +1,19 @@
-"""The HTTP part of delivery: one session, compression, one attempt, backoff.
+"""The HTTP part of delivery: one connection, compression, one attempt, backoff.
 
-Owns the ``requests.Session`` a client's worker posts with (renewed after fork),
-request compression, one POST bounded by the caller's ``Deadline``, the ``Reply``
-it produced (status, ``Retry-After``, a short error detail with the project key
-redacted), and the delay before the next attempt (exponential backoff with
-jitter, or the server's ``Retry-After`` up to a cap).
+Owns how a capture request reaches the server: one persistent HTTP/1.1 connection
+per client worker (``http.client``, renewed after a fork, dropped and reopened when
+the server closed it), request compression (gzip, deflate or none), one POST
+bounded by a **total** deadline (the ``timeout`` option, capped by the shutdown
+``Deadline``; every socket read and write gets only what is left of it, so a
+server that trickles a byte at a time cannot hold the worker), the ``Reply`` (status,
+``Retry-After``, ``Location``, the body when the protocol reads it, and a short
+error detail with every key redacted before it is cut), and the delay before the
+next attempt (exponential backoff with jitter, or ``Retry-After`` up to a cap).
+
+Capture requests never follow redirects and never decode a 2xx body they do not
+read: a 2xx means delivered. Proxies and the CA bundle are read from the
+environment once, as ``requests`` would read them (``HTTPS_PROXY``, ``NO_PROXY``,
+``REQUESTS_CA_BUNDLE``; certifi's bundle otherwise).
 
 ``post`` never raises: a request that got no HTTP answer is a ``TransportError``.
 Knows nothing about what the body holds, protocols, queues or promises.
@@ -12,22 +21,38 @@ Knows nothing about what the body holds, protocols, queues or promises.
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import email.utils
+import http.client
+import io
+import os
 import random
+import select
+import socket
+import ssl
+import time
 import urllib.parse
 import zlib
-from typing import Mapping, Optional, Union
-
-import requests
+from typing import Any, Mapping, Optional, Sequence, Union
 
 from .._version import __version__
 from ..errors import TransportError
 from ._outcome import Deadline
 
-__all__ = ["USER_AGENT", "HttpClient", "Reply", "is_retryable_status", "parse_retry_after"]
+__all__ = [
+    "USER_AGENT",
+    "HttpClient",
+    "Reply",
+    "is_retryable_status",
+    "parse_retry_after",
+    "redact",
+]
 
 USER_AGENT = f"analytics-compat/{__version__}"
+_MAX_BODY = 1 << 20  # a reply body we read at most (results of a v1 batch fit easily)
+_DETAIL_CHARS = 200
+_MIN_ATTEMPT = 0.05  # even past the shutdown deadline an attempt gets this long
 
 
 def is_retryable_status(status: int) -> bool:
@@ -37,16 +62,78 @@ def is_retryable_status(status: int) -> bool:
 class Reply:
     """What the server answered to one attempt."""
 
-    __slots__ = ("detail", "retry_after", "status")
+    __slots__ = ("body", "detail", "location", "retry_after", "status")
 
-    def __init__(self, status: int, retry_after: Optional[float], detail: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        *,
+        retry_after: Optional[float] = None,
+        detail: str = "",
+        location: Optional[str] = None,
+        body: Optional[bytes] = None,
+    ) -> None:
         self.status = status
         self.retry_after = retry_after
-        self.detail = detail
+        self.detail = detail  # short, one line, keys redacted
+        self.location = location  # a redirect's target, keys redacted
+        self.body = body  # the body when asked for and readable, else None
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+
+class _Clock:
+    """The end of the attempt under way; every socket operation gets what is left."""
+
+    __slots__ = ("end", "per_read")
+
+    def __init__(self, per_read: float) -> None:
+        self.end = 0.0
+        self.per_read = per_read
+
+    def left(self) -> float:
+        remaining = self.end - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("the attempt's time limit passed")
+        return min(self.per_read, remaining)
+
+
+class _Reader(io.RawIOBase):
+    """The response side of a socket, each read bounded by the attempt's clock."""
+
+    def __init__(self, sock: socket.socket, clock: _Clock) -> None:
+        self._sock = sock
+        self._clock = clock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._sock.settimeout(self._clock.left())
+        return self._sock.recv_into(buffer)
+
+
+class _TimedSocket:
+    """What ``http.client`` sees as its socket: writes and reads obey the clock."""
+
+    def __init__(self, sock: socket.socket, clock: _Clock) -> None:
+        self.sock = sock
+        self._clock = clock
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.settimeout(self._clock.left())  # a total limit for sendall (3.5+)
+        self.sock.sendall(data)
+
+    def makefile(self, mode: str, *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(_Reader(self.sock, self._clock))
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 class HttpClient:
@@ -55,58 +142,136 @@ class HttpClient:
     def __init__(
         self,
         *,
-        secret: str,
-        gzip: bool,
+        host: str,
+        secrets: Sequence[str],
+        compression: Optional[str],
         timeout: float,
         retry_backoff: float,
         max_retry_backoff: float,
         max_retry_after: float,
+        proxies: Optional[Mapping[str, str]] = None,
     ) -> None:
-        self._secret = secret
-        self.gzip = gzip
+        parts = urllib.parse.urlsplit(host)
+        self._scheme = parts.scheme
+        self._host = parts.hostname or ""
+        self._port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._base = parts.path.rstrip("/")
+        self._secrets = tuple(s for s in secrets if s)
+        self.compression = compression
         self._timeout = timeout
         self._backoff = retry_backoff
         self._max_backoff = max_retry_backoff
         self._max_retry_after = max_retry_after
-        self._session = requests.Session()
+        self._proxy = _proxy_for(host, proxies)
+        self._clock = _Clock(timeout)
+        self._conn: Optional[http.client.HTTPConnection] = None
         self.requests_sent = 0
 
     def __repr__(self) -> str:
-        return f"<HttpClient gzip={self.gzip}>"
+        return f"<HttpClient {self._scheme}://{self._host}:{self._port} {self.compression}>"
 
     def close(self) -> None:
-        self._session.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def after_fork(self) -> None:
-        """A forked child gets its own connections (the parent's belong to the parent)."""
-        self._session = requests.Session()
+        """A forked child opens its own connection (the parent's belongs to the parent)."""
+        self._conn = None
 
+    # -- one attempt -------------------------------------------------------------------
     def compress(self, raw: bytes) -> bytes:
-        if not self.gzip:
-            return raw
-        # Level 1: analytics JSON is repetitive enough that faster beats smaller here.
-        packer = zlib.compressobj(1, zlib.DEFLATED, 31)
-        return packer.compress(raw) + packer.flush()
+        if self.compression == "gzip":
+            # Level 1: analytics JSON is repetitive enough that faster beats smaller here.
+            packer = zlib.compressobj(1, zlib.DEFLATED, 31)
+            return packer.compress(raw) + packer.flush()
+        if self.compression == "deflate":
+            return zlib.compress(raw, 1)  # zlib-wrapped, as PostHog's servers expect
+        return raw
 
     def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], deadline: Deadline
+        self,
+        path: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        deadline: Deadline,
+        *,
+        read_body: bool = False,
     ) -> Union[Reply, TransportError]:
-        """One attempt; the timeout never reaches past ``deadline``."""
+        """One attempt, over within ``timeout`` seconds (less if ``deadline`` is nearer)."""
+        now = time.monotonic()
+        end = now + self._timeout
+        if deadline.at is not None:
+            end = max(now + _MIN_ATTEMPT, min(end, deadline.at))
+        self._clock.end = end
+        target = self._base + path
+        self.requests_sent += 1
         try:
-            response = self._session.post(
-                url, data=body, headers=headers, timeout=deadline.remaining(self._timeout)
-            )
-        except Exception as exc:  # requests lets some errors through unwrapped (ValueError)
-            path = urllib.parse.urlsplit(url).path
-            return TransportError(f"{type(exc).__name__} posting a batch to {path}")
-        finally:
-            self.requests_sent += 1
-        with response:
-            status = response.status_code
-            if 200 <= status < 300:
-                return Reply(status, None, "")
-            detail = _short_detail(response).replace(self._secret, "[redacted]")
-            return Reply(status, parse_retry_after(response.headers.get("Retry-After")), detail)
+            conn = self._connection()
+            sent = dict(headers)
+            if self._proxy is not None and self._scheme == "http":
+                target = f"http://{self._host}:{self._port}{target}"  # absolute, for the proxy
+                sent.update(self._proxy[2])
+            if self.compression is not None:
+                sent["Content-Encoding"] = self.compression
+            conn.request("POST", target, body=body, headers=sent)
+            response = conn.getresponse()
+            return self._reply(response, read_body)
+        except Exception as exc:  # no answer: refused, reset, timed out, TLS, bad status line
+            self.close()
+            return TransportError(f"{_describe(exc)} posting a batch to {self._base + path}")
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn = self._conn
+        if conn is not None and _dropped(conn):
+            self.close()
+            conn = None
+        if conn is None:
+            conn = self._open()
+            self._conn = conn
+        return conn
+
+    def _open(self) -> http.client.HTTPConnection:
+        budget = self._clock.left()
+        conn: http.client.HTTPConnection
+        if self._proxy is None:
+            host, port = self._host, self._port
+        else:
+            host, port = self._proxy[0], self._proxy[1]
+        if self._scheme == "https":
+            conn = http.client.HTTPSConnection(host, port, timeout=budget, context=_tls())
+            if self._proxy is not None:
+                conn.set_tunnel(self._host, self._port, headers=self._proxy[2])
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=budget)
+        conn.connect()
+        assert conn.sock is not None
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.sock = _TimedSocket(conn.sock, self._clock)
+        conn.auto_open = 0  # reconnect only through _connection, so sockets stay timed
+        return conn
+
+    def _reply(self, response: http.client.HTTPResponse, read_body: bool) -> Reply:
+        status = response.status
+        keep = not response.will_close
+        body: Optional[bytes] = None
+        if 200 <= status < 300 and not read_body:
+            keep = keep and _drain(response)
+        else:
+            body = _read(response)
+            keep = keep and body is not None
+        if not keep:
+            self.close()
+        if 200 <= status < 300:
+            return Reply(status, body=_decoded(body, response.getheader("Content-Encoding")))
+        text = _decoded(body, response.getheader("Content-Encoding")) or b""
+        location = response.getheader("Location")
+        return Reply(
+            status,
+            retry_after=parse_retry_after(response.getheader("Retry-After")),
+            detail=redact(" ".join(text.decode("utf-8", "replace").split()), self._secrets),
+            location=None if location is None else redact(location, self._secrets),
+        )
 
     def delay(self, attempt: int, retry_after: Optional[float]) -> float:
         """Seconds to wait before attempt ``attempt + 1``."""
@@ -114,6 +279,117 @@ class HttpClient:
             return min(retry_after, self._max_retry_after)
         ceiling = min(self._max_backoff, self._backoff * (2 ** (attempt - 1)))
         return float(ceiling * random.uniform(0.5, 1.0))  # jitter keeps many clients from syncing
+
+
+# -- helpers ---------------------------------------------------------------------------
+def redact(text: str, secrets: Sequence[str], limit: int = _DETAIL_CHARS) -> str:
+    """``text`` with every secret replaced, then cut to ``limit`` characters.
+
+    Redacting first means a cut can never leave part of a key; a text that ends in
+    the first characters of a key (the server cut it) loses that tail too.
+    """
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    text = text[:limit]
+    for secret in secrets:
+        for size in range(min(len(secret), len(text)), 3, -1):
+            if text.endswith(secret[:size]):
+                return text[:-size] + "[redacted]"
+    return text
+
+
+def _drain(response: http.client.HTTPResponse) -> bool:
+    """Read and discard a body nobody needs; False if the connection cannot be reused."""
+    try:
+        left = _MAX_BODY
+        while left > 0:
+            chunk = response.read(min(65536, left))
+            if not chunk:
+                return True
+            left -= len(chunk)
+        return False
+    except Exception:  # a 2xx whose body is garbage is still a 2xx
+        return False
+
+
+def _read(response: http.client.HTTPResponse) -> Optional[bytes]:
+    try:
+        data = response.read(_MAX_BODY + 1)
+    except Exception:
+        return None
+    return None if len(data) > _MAX_BODY else data
+
+
+def _decoded(body: Optional[bytes], encoding: Optional[str]) -> Optional[bytes]:
+    if body is None or not encoding or encoding.strip().lower() in ("identity", ""):
+        return body
+    try:
+        if encoding.strip().lower() in ("gzip", "x-gzip"):
+            return zlib.decompress(body, 47)
+        if encoding.strip().lower() == "deflate":
+            return zlib.decompress(body)
+    except zlib.error:
+        return None
+    return None
+
+
+def _dropped(conn: http.client.HTTPConnection) -> bool:
+    """A kept-alive connection the server closed (or wrote to unasked) cannot be reused."""
+    sock = conn.sock
+    if sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "timeout"
+    return type(exc).__name__
+
+
+_TLS: Optional[ssl.SSLContext] = None
+
+
+def _tls() -> ssl.SSLContext:
+    """One TLS context per process, trusting what ``requests`` would trust."""
+    global _TLS
+    if _TLS is None:
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if not bundle:
+            try:
+                import certifi  # installed with requests
+
+                bundle = certifi.where()
+            except ImportError:  # pragma: no cover - requests depends on certifi
+                bundle = None
+        _TLS = ssl.create_default_context(cafile=bundle)
+    return _TLS
+
+
+def _proxy_for(
+    url: str, proxies: Optional[Mapping[str, str]]
+) -> Optional[tuple[str, int, dict[str, str]]]:
+    """The proxy for ``url`` (host, port, CONNECT headers): explicit, else the environment."""
+    if proxies is None:
+        from requests.utils import get_environ_proxies  # honours NO_PROXY as requests does
+
+        proxies = get_environ_proxies(url)
+    scheme = urllib.parse.urlsplit(url).scheme
+    chosen = proxies.get(scheme) or proxies.get("all")
+    if not chosen:
+        return None
+    parts = urllib.parse.urlsplit(chosen if "://" in chosen else f"http://{chosen}")
+    headers: dict[str, str] = {}
+    if parts.username is not None:
+        user = urllib.parse.unquote(parts.username)
+        password = urllib.parse.unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        headers["Proxy-Authorization"] = f"Basic {token}"
+    return parts.hostname or "", parts.port or 8080, headers
 
 
 def parse_retry_after(value: Optional[str]) -> Optional[float]:
@@ -131,12 +407,3 @@ def parse_retry_after(value: Optional[str]) -> Optional[float]:
     if when.tzinfo is None:
         when = when.replace(tzinfo=_dt.timezone.utc)
     return max(0.0, (when - _dt.datetime.now(_dt.timezone.utc)).total_seconds())
-
-
-def _short_detail(response: requests.Response) -> str:
-    """The server's error text, trimmed and on one line."""
-    try:
-        text = response.text[:200]
-    except Exception:  # undecodable body: the status says enough
-        return ""
-    return " ".join(text.split())

@@ -16,7 +16,7 @@ about queues, triggers, listeners or the legacy API.
 from __future__ import annotations
 
 import logging
-from typing import Callable, List, Optional, Protocol, Sequence, Union
+from typing import Callable, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
 
 from .._config import DeliveryConfig
 from .._events import Message
@@ -24,11 +24,27 @@ from ..errors import DeliveryError, EncodingError, RetriesExhaustedError, Transp
 from ._http import HttpClient, Reply
 from ._outcome import DELIVERED, Deadline, Outcome, Verdict
 
-__all__ = ["Report", "Strategy", "Transport"]
+__all__ = ["Judgement", "Report", "Request", "Strategy", "Transport"]
 
 logger = logging.getLogger("analytics_compat.transport")
 
 Report = Callable[[List[Message], List[Outcome]], None]
+
+
+Judgement = Union[Outcome, List[Outcome]]  # one for the whole request, or one per event
+
+
+class Request(Protocol):
+    """One request as the protocol sees it, across all its attempts."""
+
+    def attempt(self, pending: Sequence[int], attempt: int) -> Tuple[bytes, Mapping[str, str]]:
+        """The uncompressed body and the headers for attempt ``attempt`` (1, 2, ...) of
+        the events at ``pending`` (indices into the request's events)."""
+        ...
+
+    def judge(self, reply: Union[Reply, TransportError], pending: Sequence[int]) -> Judgement:
+        """What the answer means for each pending event."""
+        ...
 
 
 class Strategy(Protocol):
@@ -36,16 +52,13 @@ class Strategy(Protocol):
 
     name: str
     path: str
+    reads_body: bool  # does ``judge`` need the body of a 2xx answer?
 
-    def encode(self, message: Message) -> bytes: ...
+    def encode(self, message: Message) -> bytes:
+        """The event's bytes, built once per message (kept in ``message.encoded``)."""
+        ...
 
-    def headers(self, attempt: int) -> dict[str, str]: ...
-
-    def body(self, events: Sequence[bytes], attempt: int) -> bytes: ...
-
-    def judge(
-        self, reply: Union[Reply, TransportError], count: int
-    ) -> Union[Outcome, List[Outcome]]: ...
+    def request(self, messages: Sequence[Message], events: Sequence[bytes]) -> Request: ...
 
 
 class Transport:
@@ -54,13 +67,12 @@ class Transport:
     def __init__(self, config: DeliveryConfig, protocol: Strategy, http: HttpClient) -> None:
         self._protocol = protocol
         self._http = http
-        self._url = config.host + protocol.path
         self._max_retries = config.max_retries
         self._max_event_bytes = config.max_event_bytes
         self._max_batch_bytes = config.max_batch_bytes
 
     def __repr__(self) -> str:
-        return f"<Transport {self._protocol.name} {self._url} gzip={self._http.gzip}>"
+        return f"<Transport {self._protocol.name} {self._http!r}>"
 
     @property
     def requests_sent(self) -> int:
@@ -98,7 +110,7 @@ class Transport:
                 )
                 continue
             if chunk and size + len(data) > self._max_batch_bytes:
-                report(chunk, self._deliver(encoded, deadline))
+                report(chunk, self._deliver(chunk, encoded, deadline))
                 chunk, encoded, size = [], [], 0
             chunk.append(message)
             encoded.append(data)
@@ -106,27 +118,31 @@ class Transport:
         if failed:
             report(failed, errors)
         if chunk:
-            report(chunk, self._deliver(encoded, deadline))
+            report(chunk, self._deliver(chunk, encoded, deadline))
 
-    def _deliver(self, events: List[bytes], deadline: Deadline) -> List[Outcome]:
+    def _deliver(
+        self, messages: List[Message], events: List[bytes], deadline: Deadline
+    ) -> List[Outcome]:
         """The final outcome of each event: delivered or failed (with its reason)."""
         final: List[Outcome] = [DELIVERED] * len(events)
         pending = list(range(len(events)))
         protocol, http = self._protocol, self._http
+        request = protocol.request(messages, events)
         attempt = 0
         while True:
             attempt += 1
-            batch = events if len(pending) == len(events) else [events[i] for i in pending]
-            body = http.compress(protocol.body(batch, attempt))
-            reply = http.post(self._url, body, protocol.headers(attempt), deadline)
-            judged = protocol.judge(reply, len(batch))
+            raw, headers = request.attempt(pending, attempt)
+            reply = http.post(
+                protocol.path, http.compress(raw), headers, deadline, read_body=protocol.reads_body
+            )
+            judged = request.judge(reply, pending)
             if isinstance(judged, Outcome):
                 verdict = judged.verdict
                 if verdict is Verdict.DELIVERED or verdict is Verdict.FAILED:
                     for index in pending:  # one answer for the whole request (v0)
                         final[index] = judged
                     return final
-                judged = [judged] * len(batch)
+                judged = [judged] * len(pending)
             retry: List[int] = []
             too_large: List[int] = []
             last: Optional[Outcome] = None
@@ -140,7 +156,8 @@ class Transport:
                 else:
                     final[index] = outcome
             if too_large:
-                self._split(events, too_large, judged[pending.index(too_large[0])], final, deadline)
+                error = judged[pending.index(too_large[0])]
+                self._split(messages, events, too_large, error, final, deadline)
             if not retry:
                 return final
             assert last is not None and last.error is not None
@@ -154,6 +171,7 @@ class Transport:
 
     def _split(
         self,
+        messages: List[Message],
         events: List[bytes],
         indices: List[int],
         outcome: Outcome,
@@ -167,7 +185,10 @@ class Transport:
             return
         half = len(indices) // 2
         for part in (indices[:half], indices[half:]):
-            for index, result in zip(part, self._deliver([events[i] for i in part], deadline)):
+            results = self._deliver(
+                [messages[i] for i in part], [events[i] for i in part], deadline
+            )
+            for index, result in zip(part, results):
                 final[index] = result
 
     @staticmethod

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from typing import Dict, List, Sequence, Union
+from typing import Dict, Mapping, Sequence, Tuple, Union
 
 from .._events import LIB_NAME, Message, stamp
 from .._version import __version__
@@ -32,16 +32,15 @@ class V0Protocol:
 
     name = "v0"
     path = "/batch/"
+    reads_body = False  # the status says it all
 
-    def __init__(self, *, secret: str, historical_migration: bool, gzip: bool) -> None:
+    def __init__(self, *, secret: str, historical_migration: bool) -> None:
         self._prefix = b'{"api_key":' + json.dumps(secret).encode() + b',"batch":['
         self._historical = b"true" if historical_migration else b"false"
-        self._headers: Dict[str, str] = {
+        self.headers: Dict[str, str] = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
         }
-        if gzip:
-            self._headers["Content-Encoding"] = "gzip"
 
     def encode(self, message: Message) -> bytes:
         """The event's JSON, built once (it assigns the uuid). Raises on bad data."""
@@ -61,26 +60,36 @@ class V0Protocol:
         message.encoded = _dumps(body).encode("utf-8")
         return message.encoded
 
-    def headers(self, attempt: int) -> Dict[str, str]:
-        return self._headers
+    def request(self, messages: Sequence[Message], events: Sequence[bytes]) -> _V0Request:
+        return _V0Request(self, events)
 
-    def body(self, events: Sequence[bytes], attempt: int) -> bytes:
+
+class _V0Request:
+    """A v0 request is all-or-nothing: every attempt sends every event."""
+
+    __slots__ = ("_events", "_protocol")
+
+    def __init__(self, protocol: V0Protocol, events: Sequence[bytes]) -> None:
+        self._protocol = protocol
+        self._events = events
+
+    def attempt(self, pending: Sequence[int], attempt: int) -> Tuple[bytes, Mapping[str, str]]:
+        protocol = self._protocol
         sent_at = _dt.datetime.now(_dt.timezone.utc).isoformat()
-        return b"".join(
+        body = b"".join(
             (
-                self._prefix,
-                b",".join(events),
+                protocol._prefix,
+                b",".join(self._events),
                 b'],"historical_migration":',
-                self._historical,
+                protocol._historical,
                 b',"sent_at":"',
                 sent_at.encode(),
                 b'"}',
             )
         )
+        return body, protocol.headers
 
-    def judge(
-        self, reply: Union[Reply, TransportError], count: int
-    ) -> Union[Outcome, List[Outcome]]:
+    def judge(self, reply: Union[Reply, TransportError], pending: Sequence[int]) -> Outcome:
         """One outcome for the whole request: v0 answers for the batch."""
         if isinstance(reply, TransportError):
             return Outcome(Verdict.RETRY, reply)
@@ -88,7 +97,13 @@ class V0Protocol:
         if 200 <= status < 300:
             return DELIVERED
         retryable = is_retryable_status(status)
-        error = HTTPStatusError(status, retryable=retryable, detail=reply.detail)
+        detail = reply.detail
+        if 300 <= status < 400:
+            detail = (
+                f"redirect to {reply.location or '(no Location)'}; capture requests do not "
+                "follow redirects: set host to where the server lives"
+            )
+        error = HTTPStatusError(status, retryable=retryable, detail=detail)
         if status == 413:
             return Outcome(Verdict.TOO_LARGE, error)
         if retryable:
