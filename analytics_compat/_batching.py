@@ -182,7 +182,7 @@ class Batcher:
         for trigger in self.config.triggers:
             try:
                 fired = bool(trigger(self._subject))
-            except Exception:
+            except BaseException:  # a user's trigger must not end the worker
                 logger.exception("analytics-compat: a flush trigger raised; treated as False")
             if fired:
                 self.release()
@@ -288,7 +288,7 @@ class Batcher:
                     self.check_triggers()
                 self._report_drops()
                 self._drain()
-            except Exception:  # a library bug must not kill the worker
+            except BaseException:  # nothing may end the worker; a bug is logged
                 logger.exception("analytics-compat: internal error in the worker; carrying on")
             if self._state is Lifecycle.CLOSING and (self._drained() or self._deadline.passed()):
                 self._close()
@@ -310,7 +310,7 @@ class Batcher:
                 self._in_flight = len(batch)
             try:
                 self._sender.send(batch, self._settle, self._deadline)
-            except Exception as exc:  # a bug or an unexpected library error: fail, never lose
+            except BaseException as exc:  # a bug or an unexpected error: fail, never lose
                 logger.exception("analytics-compat: internal error while sending a batch")
                 pending = [m for m in batch if not m.done()]
                 error = TransportError(f"internal error while sending: {type(exc).__name__}")

@@ -16,6 +16,7 @@ legacy shapes is ``_legacy``; PostHog shapes are ``_events``) and submits it; th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
@@ -241,8 +242,13 @@ class Client:
         if isinstance(engine, ClosedEngine):
             return engine.shutdown(timeout)
         self._engine = ClosedEngine(engine)
-        self._flags.stop(timeout=2.0)
-        return engine.shutdown(timeout)
+        if timeout is None:
+            timeout = engine.options.batch.shutdown_timeout if engine.options else 0.0
+        end = time.monotonic() + timeout
+        self._flags.close()  # one deadline covers the poller too: stop it first, join it last
+        drained = engine.shutdown(timeout)
+        self._flags.join(max(0.0, end - time.monotonic()))
+        return drained
 
     close = shutdown
 

@@ -19,7 +19,7 @@ import time
 import uuid as _uuid
 from typing import Any, Mapping, Optional, Union
 
-from ._jsonsafe import iso_utc, json_safe_mapping
+from ._jsonsafe import check_int, iso_utc, json_safe_mapping
 from ._lifecycle import ForkPhase, after_fork_in_child
 from ._promise import MessagePromise, PromiseState
 from .errors import ValidationError
@@ -34,6 +34,7 @@ __all__ = [
     "check_distinct_id",
     "parse_timestamp",
     "stamp",
+    "utf8",
 ]
 
 LIB_NAME = "analytics-compat"
@@ -90,6 +91,7 @@ def check_distinct_id(value: Any, field: str) -> str:
         if value:
             return value
     elif isinstance(value, int) and not isinstance(value, bool):
+        check_int(value, field)
         return str(value)
     raise ValidationError(f"{field} is required and must be a non-empty string", field=field)
 
@@ -234,6 +236,16 @@ def _fast_uuid4() -> str:
     bits = (bits & ~(0xC000 << 48)) | (0x8000 << 48)
     text = f"{bits:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def utf8(text: str) -> bytes:
+    """``text`` as UTF-8; a lone surrogate (which no JSON parser of PostHog's accepts, and
+    which would fail the whole batch) becomes U+FFFD, a surrogate pair its character."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        fixed = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return fixed.encode("utf-8")
 
 
 def stamp(message: Message) -> str:

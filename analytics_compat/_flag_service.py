@@ -141,11 +141,16 @@ class FlagService:
         self.poller.start()
         _WITH_POLLERS.add(self)
 
-    def stop(self, timeout: float) -> None:
-        """Stop polling and refuse evaluation from now on."""
+    def close(self) -> None:
+        """Refuse evaluation from now on and tell the poller to stop (without waiting)."""
         self._state = _State.CLOSED
         self._open = None
         _WITH_POLLERS.discard(self)
+        if self.poller is not None:
+            self.poller.stop(timeout=0)
+
+    def join(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the poller's last request, then close."""
         if self.poller is not None:
             self.poller.stop(timeout=timeout)
         self.session.close()

@@ -3,7 +3,9 @@
 Owns the one rule for property values: JSON scalars, lists and string-keyed
 mappings pass; datetime, date, time, Decimal, UUID, Enum, set, frozenset, tuple and
 bytes are converted; anything else is rejected with a ``ValidationError`` whose
-``field`` is the dotted path to the value. The result is a fresh copy, so a caller
+``field`` is the dotted path to the value. So is an integer PostHog cannot read as a
+JSON number (beyond a double's range, 2**1024: serde_json refuses it, and the whole
+batch with it), and a non-finite float. The result is a fresh copy, so a caller
 mutating its dict after the call cannot change what is sent.
 
 Knows nothing about messages, queues or HTTP.
@@ -22,11 +24,22 @@ from typing import Any
 
 from .errors import ValidationError
 
-__all__ = ["iso_utc", "json_safe", "json_safe_mapping"]
+__all__ = ["check_int", "iso_utc", "json_safe", "json_safe_mapping"]
 
-_SCALARS = (str, int, bool, type(None))
-_FAST = frozenset(_SCALARS)
+_SCALARS = (str, bool, type(None))
+_FAST = frozenset(_SCALARS)  # pass as they are; int and float pass after a range check
 _MAX_DEPTH = 32
+_INT_LIMIT = 1 << 1024  # beyond a double's range: no JSON number PostHog parses
+
+
+def check_int(value: int, field: str) -> int:
+    """An integer JSON can carry to PostHog, or a ``ValidationError`` naming ``field``."""
+    if -_INT_LIMIT < value < _INT_LIMIT:
+        return value
+    raise ValidationError(
+        f"{field} is an integer of {value.bit_length()} bits, too large for a JSON number",
+        field=field,
+    )
 
 
 def iso_utc(value: _dt.datetime) -> str:
@@ -59,8 +72,12 @@ def _mapping(value: Mapping[Any, Any], field: str, depth: int) -> dict[str, Any]
     for key, item in out.items():
         if type(key) is not str:
             return _mapping_slow(out, field, depth)
-        if type(item) not in _FAST:
-            if type(item) is float and item - item == 0:  # finite float
+        kind = type(item)
+        if kind not in _FAST:
+            if kind is int:
+                if -_INT_LIMIT < item < _INT_LIMIT:
+                    continue
+            elif kind is float and item - item == 0:  # finite float
                 continue
             out[key] = _convert(item, f"{field}.{key}", depth + 1)
     return out
@@ -97,6 +114,8 @@ def _convert(value: Any, field: str, depth: int) -> Any:
         raise ValidationError(f"{field} is nested more than {_MAX_DEPTH} levels deep", field=field)
     if isinstance(value, _SCALARS):
         return value
+    if isinstance(value, int):
+        return check_int(value, field)
     if isinstance(value, float):
         if math.isfinite(value):
             return value

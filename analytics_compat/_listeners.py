@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import threading
 from typing import Any, Callable, Tuple
 
 __all__ = ["call_safely", "positional_capacity"]
@@ -41,12 +42,23 @@ def positional_capacity(fn: Callable[..., Any]) -> int:
 
 
 def call_safely(fn: Callable[..., Any], args: Tuple[Any, ...], what: str) -> None:
-    """Call ``fn`` with as many of ``args`` as it accepts; log and swallow its exception."""
+    """Call ``fn`` with as many of ``args`` as it accepts; log and swallow what it raises.
+
+    Every ``BaseException`` is contained (a ``SystemExit`` in a listener must not end
+    the worker thread), except a ``KeyboardInterrupt`` on the main thread, which is
+    the user asking the whole program to stop.
+    """
     try:
         try:
             capacity = positional_capacity(fn)
         except TypeError:  # unhashable callable: no caching, no trimming
             capacity = len(args)
         fn(*args[:capacity])
-    except Exception:
-        logger.exception("analytics-compat: a %s raised; the worker carries on", what)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt) and _on_main_thread():
+            raise
+        logger.exception("analytics-compat: a %s raised %s; carrying on", what, type(exc).__name__)
+
+
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()

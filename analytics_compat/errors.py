@@ -135,7 +135,17 @@ class RetriesExhaustedError(DeliveryError):
 
 
 class ShutdownTimeoutError(DeliveryError):
-    """``shutdown()`` (or interpreter exit) reached its deadline before this message was sent."""
+    """``shutdown()`` (or interpreter exit) reached its deadline before this message was sent.
+
+    ``last_error`` is what the last attempt met if the message was being sent when
+    the deadline came (a hung server, say), else None (it was still queued).
+    """
+
+    def __init__(self, message: str, *, last_error: Optional[DeliveryError] = None) -> None:
+        if last_error is not None:
+            message = f"{message} (last attempt: {last_error})"
+        super().__init__(message)
+        self.last_error = last_error
 
 
 class EventDroppedError(DeliveryError):

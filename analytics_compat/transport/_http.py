@@ -283,19 +283,37 @@ class HttpClient:
 
 # -- helpers ---------------------------------------------------------------------------
 def redact(text: str, secrets: Sequence[str], limit: int = _DETAIL_CHARS) -> str:
-    """``text`` with every secret replaced, then cut to ``limit`` characters.
+    """``text`` with every secret, and every start of one, replaced; then cut to ``limit``.
 
-    Redacting first means a cut can never leave part of a key; a text that ends in
-    the first characters of a key (the server cut it) loses that tail too.
+    Redacting before cutting means a cut never leaves part of a key; and a server that
+    echoed a key cut short (``"phc_abc..."``) shows none of it either: any run of text
+    that matches the first ``_PREFIX`` or more characters of a key is replaced.
     """
     for secret in secrets:
-        text = text.replace(secret, "[redacted]")
-    text = text[:limit]
-    for secret in secrets:
-        for size in range(min(len(secret), len(text)), 3, -1):
-            if text.endswith(secret[:size]):
-                return text[:-size] + "[redacted]"
-    return text
+        text = _without(text, secret)
+    return text[:limit]
+
+
+_PREFIX = 5  # "phc_" says nothing; "phc_" plus one character of the key already does
+
+
+def _without(text: str, secret: str) -> str:
+    if len(secret) <= _PREFIX:
+        return text.replace(secret, "[redacted]") if secret else text
+    head = secret[:_PREFIX]
+    out = []
+    start = 0
+    while True:
+        found = text.find(head, start)
+        if found < 0:
+            out.append(text[start:])
+            return "".join(out)
+        end = found + _PREFIX
+        while end < len(text) and end - found < len(secret) and text[end] == secret[end - found]:
+            end += 1
+        out.append(text[start:found])
+        out.append("[redacted]")
+        start = end
 
 
 def _drain(response: http.client.HTTPResponse) -> bool:

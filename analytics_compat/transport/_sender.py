@@ -20,7 +20,13 @@ from typing import Callable, List, Mapping, Optional, Protocol, Sequence, Tuple,
 
 from .._config import DeliveryConfig
 from .._events import Message
-from ..errors import DeliveryError, EncodingError, RetriesExhaustedError, TransportError
+from ..errors import (
+    DeliveryError,
+    EncodingError,
+    RetriesExhaustedError,
+    ShutdownTimeoutError,
+    TransportError,
+)
 from ._http import HttpClient, Reply
 from ._outcome import DELIVERED, Deadline, Outcome, Verdict
 
@@ -161,12 +167,14 @@ class Transport:
             if not retry:
                 return final
             assert last is not None and last.error is not None
+            if deadline.passed():
+                return self._give_up(final, retry, _cut_short(last.error))
             if attempt > self._max_retries:
-                return self._exhausted(final, retry, attempt, last.error)
+                return self._give_up(final, retry, RetriesExhaustedError(attempt, last.error))
             delay = http.delay(attempt, last.retry_after)
             logger.debug("attempt %d failed (%s); retrying in %.2fs", attempt, last.error, delay)
             if not deadline.sleep(delay):
-                return self._exhausted(final, retry, attempt, last.error)
+                return self._give_up(final, retry, _cut_short(last.error))
             pending = retry
 
     def _split(
@@ -192,10 +200,13 @@ class Transport:
                 final[index] = result
 
     @staticmethod
-    def _exhausted(
-        final: List[Outcome], indices: List[int], attempts: int, error: DeliveryError
-    ) -> List[Outcome]:
-        gave_up = Outcome.failed(RetriesExhaustedError(attempts, error))
+    def _give_up(final: List[Outcome], indices: List[int], error: DeliveryError) -> List[Outcome]:
+        gave_up = Outcome.failed(error)
         for index in indices:
             final[index] = gave_up
         return final
+
+
+def _cut_short(error: DeliveryError) -> ShutdownTimeoutError:
+    """The shutdown deadline ended the attempts of a message that was being sent."""
+    return ShutdownTimeoutError("shutdown deadline passed while sending", last_error=error)

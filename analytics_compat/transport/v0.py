@@ -1,7 +1,8 @@
 """Capture protocol v0: PostHog's ``POST {host}/batch/``.
 
-Owns the v0 wire format: each event as JSON with ``$lib`` / ``$lib_version`` in its
-properties (encoded once per message, so a retried event is byte-for-byte the same),
+Owns the v0 wire format: each event as UTF-8 JSON with ``$lib`` / ``$lib_version`` in
+its properties (encoded once per message, so a retried event is byte-for-byte the
+same; a lone surrogate, which PostHog's JSON parser refuses, becomes U+FFFD),
 the batch body (``api_key``, ``batch``, ``historical_migration``, ``sent_at``), the
 request headers, and what an answer means for the messages in the request: 2xx
 delivered; 413 too large (split and resend); 408, 429, 5xx retry; any other status
@@ -16,7 +17,7 @@ import datetime as _dt
 import json
 from typing import Dict, Mapping, Sequence, Tuple, Union
 
-from .._events import LIB_NAME, Message, stamp
+from .._events import LIB_NAME, Message, stamp, utf8
 from .._version import __version__
 from ..errors import HTTPStatusError, TransportError
 from ._http import USER_AGENT, Reply, is_retryable_status
@@ -24,7 +25,7 @@ from ._outcome import DELIVERED, Outcome, Verdict
 
 __all__ = ["V0Protocol"]
 
-_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
 
 
 class V0Protocol:
@@ -57,7 +58,7 @@ class V0Protocol:
             "timestamp": timestamp,
             "uuid": message.uuid,
         }
-        message.encoded = _dumps(body).encode("utf-8")
+        message.encoded = utf8(_dumps(body))
         return message.encoded
 
     def request(self, messages: Sequence[Message], events: Sequence[bytes]) -> _V0Request:
