@@ -18,6 +18,7 @@ the legacy API, listeners, wire formats or HTTP.
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import logging
 import threading
@@ -56,6 +57,7 @@ class Sender(Protocol):
 
 
 _LIVE: weakref.WeakSet[Batcher] = weakref.WeakSet()
+_yield = functools.partial(time.sleep, 0)  # gives up the interpreter lock, returns at once
 
 
 class Batcher:
@@ -80,6 +82,7 @@ class Batcher:
         self._flush_at = config.flush_at
         self._max_queue_size = config.max_queue_size
         self._flush_after = config.flush_after
+        self._high_water = max(1, config.max_queue_size // 2)
         self.dropped: collections.Counter[str] = collections.Counter()
         self._reset()
         self._state = Lifecycle.RUNNING
@@ -143,13 +146,12 @@ class Batcher:
         the queue can overshoot ``maxQueueSize`` by at most N - 1.
         """
         queue = self._queue
-        if len(queue) >= self._max_queue_size:
-            with self._drop_lock:
-                self.dropped["queue_full"] += 1
-                self._drops_to_report += 1
-            message._settle(QueueFullError("queue full: the message was dropped"))
-            self._poke()
-            return False
+        depth = len(queue)
+        if depth >= self._high_water:
+            if depth < self._max_queue_size:
+                _yield()  # the worker is behind: let it run before this producer goes on
+            else:
+                return self._drop(message)
         now = self._clock()
         message.enqueued_at = now
         queue.append(message)
@@ -169,6 +171,14 @@ class Batcher:
         elif waiting and now - queue[self._released].enqueued_at > self._flush_after:
             self.release()
         return True
+
+    def _drop(self, message: Message) -> bool:
+        with self._drop_lock:
+            self.dropped["queue_full"] += 1
+            self._drops_to_report += 1
+        message._settle(QueueFullError("queue full: the message was dropped"))
+        self._poke()
+        return False
 
     def _put_while_closing(self) -> None:
         """A message that raced shutdown: send it with the drain, or fail it if closed."""
@@ -324,7 +334,7 @@ class Batcher:
         shutdown is waiting, as many released messages as a batch may hold."""
         limit = self.config.max_batch_size
         marks = self._marks
-        if self._state is Lifecycle.RUNNING and not self._flushes:
+        if self._state is Lifecycle.RUNNING and not self._flushes and len(marks) == 1:
             limit = min(limit, marks[0])
         take = min(limit, self._released)
         remaining = take

@@ -26,6 +26,7 @@ from ._dispatch import Dispatcher, Lifecycle, NullDispatcher
 from ._emitter import ClientEmitter
 from ._events import Message
 from ._pipeline import Hint, Pipeline
+from ._promise import settle_all
 from .errors import ClientClosedError, DeliveryError, NotInitializedError, QueueFullError
 from .transport import HttpClient, Outcome, Transport, V0Protocol
 
@@ -123,20 +124,23 @@ class Engine:
     # -- worker thread --------------------------------------------------------------
     def _deliver(self, messages: List[Message], outcomes: List[Outcome]) -> None:
         """Client events first, then each promise (DESIGN.md's order)."""
-        uuids = tuple(m.uuid or "" for m, o in zip(messages, outcomes) if o.error is None)
+        errors = [outcome.error for outcome in outcomes]
+        emit = self._emitter.emit
+        if errors.count(None) == len(errors):  # the common case, counted at C speed
+            uuids = tuple(m.uuid or "" for m in messages)
+        else:
+            uuids = tuple(m.uuid or "" for m, e in zip(messages, errors) if e is None)
         self.delivered += len(uuids)
         self.failed += len(messages) - len(uuids)
-        emit = self._emitter.emit
         if uuids:
             emit("flush", FlushInfo(len(uuids), uuids))
-        seen: List[DeliveryError] = []
-        for outcome in outcomes:
-            error = outcome.error
-            if error is not None and not any(error is s for s in seen):
-                seen.append(error)
-                emit("error", error)
-        for message, outcome in zip(messages, outcomes):
-            message._settle(outcome.error)
+        if len(uuids) < len(messages):
+            seen: List[DeliveryError] = []
+            for error in errors:
+                if error is not None and not any(error is s for s in seen):
+                    seen.append(error)
+                    emit("error", error)
+        settle_all(messages, errors)
 
     def _report_drops(self, count: int) -> None:
         for _ in range(count):

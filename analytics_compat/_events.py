@@ -14,10 +14,11 @@ analytics-node names.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import random
 import time
 import uuid as _uuid
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 from ._jsonsafe import check_int, iso_utc, json_safe_mapping
 from ._lifecycle import ForkPhase, after_fork_in_child
@@ -32,6 +33,8 @@ __all__ = [
     "build_group_identify",
     "build_set",
     "check_distinct_id",
+    "json_string",
+    "json_text",
     "parse_timestamp",
     "stamp",
     "utf8",
@@ -229,13 +232,40 @@ def build_group_identify(
     return Message("$groupidentify", did, props, parse_timestamp(timestamp), _check_uuid(uuid))
 
 
+# RFC 4122: version 4 in bits 76-79, variant 10 in bits 62-63.
+_UUID_KEEP = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
 def _fast_uuid4() -> str:
-    bits = _rng.getrandbits(128)
-    # Set the version (4) and variant (10xx) bits as RFC 4122 requires.
-    bits = (bits & ~(0xF000 << 64)) | (0x4000 << 64)
-    bits = (bits & ~(0xC000 << 48)) | (0x8000 << 48)
-    text = f"{bits:032x}"
+    text = "%032x" % (_rng.getrandbits(128) & _UUID_KEEP | _UUID_SET)
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def _json_encoder() -> Callable[[Any], str]:
+    """Compact JSON of our own values (already JSON-safe and acyclic: ``_jsonsafe``).
+
+    The C encoder is built once: ``JSONEncoder.encode`` builds one per call, which
+    costs more than encoding a small event.
+    """
+    try:
+        from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+
+        if c_make_encoder is None:
+            raise ImportError
+        encoder = c_make_encoder(None, None, encode_basestring, None, ":", ",", False, False, False)
+        encoder({}, 0)
+    except (ImportError, TypeError):  # another interpreter, or a changed signature
+        return json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
+
+    def dumps(value: Any) -> str:
+        return "".join(encoder(value, 0))
+
+    return dumps
+
+
+json_text = _json_encoder()
+json_string: Callable[[str], str] = json.encoder.encode_basestring  # a quoted JSON string
 
 
 def utf8(text: str) -> bytes:
@@ -248,11 +278,24 @@ def utf8(text: str) -> bytes:
         return fixed.encode("utf-8")
 
 
+_seconds: Dict[int, str] = {}  # "YYYY-MM-DDTHH:MM:SS" of recent whole seconds
+
+
 def stamp(message: Message) -> str:
-    """On the worker: give the message its uuid (once) and its ISO-8601 UTC timestamp."""
+    """On the worker: give the message its uuid (once) and its ISO-8601 UTC timestamp.
+
+    The text is what ``datetime.isoformat()`` gives for the instant, to the
+    microsecond; the date and time of day are formatted once per second.
+    """
     if message.uuid is None:
         message.uuid = _fast_uuid4()
     when = message.timestamp
     if isinstance(when, str):
         return when
-    return (_EPOCH + _dt.timedelta(seconds=when)).isoformat()
+    second, micros = divmod(round(when * 1_000_000), 1_000_000)
+    head = _seconds.get(second)
+    if head is None:
+        if len(_seconds) > 64:
+            _seconds.clear()
+        head = _seconds[second] = (_EPOCH + _dt.timedelta(seconds=second)).isoformat()[:19]
+    return f"{head}.{micros:06d}+00:00" if micros else f"{head}+00:00"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Generator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Generator, List, Optional, Sequence, Tuple
 
 from ._lifecycle import after_fork_in_child
 from ._listeners import call_safely
@@ -24,7 +24,7 @@ from .errors import DeliveryError
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["MessagePromise", "PromiseState"]
+__all__ = ["MessagePromise", "PromiseState", "settle_all"]
 
 _LOCK = threading.Lock()
 _EVENTS = ("flush", "error")
@@ -161,6 +161,29 @@ class MessagePromise:
         for event, listener, _once in listeners:
             if event == wanted:
                 call_safely(listener, args, f"MessagePromise {wanted!r} listener")
+
+
+def settle_all(
+    promises: Sequence[MessagePromise], errors: Sequence[Optional[DeliveryError]]
+) -> None:
+    """Settle many promises at once (the worker, after a batch): one lock for all of them,
+    then their waiters and listeners, in order. Already-settled ones are left alone."""
+    flushed, failed, pending = PromiseState.FLUSHED, PromiseState.FAILED, PromiseState.PENDING
+    woken: List[Tuple[MessagePromise, Any, Optional[threading.Event]]] = []
+    with _LOCK:
+        for promise, error in zip(promises, errors):
+            if promise._state is not pending:
+                continue
+            promise._error = error
+            promise._state = failed if error is not None else flushed
+            if promise._listeners is not None or promise._event is not None:
+                woken.append((promise, promise._listeners, promise._event))
+                promise._listeners = None
+    for promise, listeners, event in woken:
+        if event is not None:
+            event.set()
+        if listeners:
+            promise._fire(listeners)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -582,7 +582,130 @@ def scenario_flags(cfg: Dict[str, Any]) -> Dict[str, Any]:
     return result
 
 
+def _default_client(lib: str, host: str, **extra: Any) -> Any:
+    """The library exactly as a user gets it: only the key and the host are given."""
+    if lib == "analytics_compat":
+        from analytics_compat import Client
+
+        return Client({"secret": SECRET, "host": host, **extra})
+    if lib == "posthog":
+        from posthog import Posthog
+
+        import inspect
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            client = Posthog(SECRET, host=host, **extra)
+        first = next(iter(inspect.signature(client.capture).parameters))
+        LIBS["posthog"].old_capture = first == "distinct_id"  # type: ignore[attr-defined]
+        return client
+    from segment.analytics import Client as SegmentClient
+
+    return SegmentClient("segment_benchmark_write_key", host=host, **extra)
+
+
+def scenario_flood(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """``n`` calls as fast as ``threads`` producers can, library defaults throughout.
+
+    The queue (10,000 for all three libraries) is what a user gets; what does not fit
+    is dropped. Every call is timed, to find the worst one a producer saw.
+    """
+    lib = LIBS[cfg["lib"]]
+    n, threads = cfg["n"], cfg["threads"]
+    client = _default_client(cfg["lib"], cfg["host"])
+    f = lib.one(client)
+    per = n // threads
+    plists = [props_list(per, t * per) for t in range(threads)]
+    worst = [0] * threads
+    spans: List[Any] = [None] * threads
+    barrier = threading.Barrier(threads + 1)
+    clock = time.perf_counter_ns
+
+    def producer(t: int) -> None:
+        uids, plist = UIDS, plists[t]
+        barrier.wait()
+        mx = 0
+        t0 = time.perf_counter()
+        for i, p in enumerate(plist):
+            c0 = clock()
+            f(uids[(i + t * 7) % 2000], p)
+            d = clock() - c0
+            if d > mx:
+                mx = d
+        spans[t] = (t0, time.perf_counter())
+        worst[t] = mx
+
+    gc.collect()
+    workers = [threading.Thread(target=producer, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    barrier.wait()
+    for w in workers:
+        w.join()
+    wall = max(s[1] for s in spans) - min(s[0] for s in spans)
+    t1 = time.perf_counter()
+    lib.flush(client)
+    return {
+        "calls": per * threads,
+        "sent": per * threads,
+        "calls_s": wall,
+        "us_per_call": wall / (per * threads) * 1e6,
+        "worst_call_ms": max(worst) / 1e6,
+        "flush_s": time.perf_counter() - t1,
+        "dropped": lib.dropped(client),
+    }
+
+
+def scenario_flags_defaults(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """The flags loop with every library default: events on, the default queue."""
+    from benchmarks.flagdefs import callers, definitions
+
+    keys = [f["key"] for f in definitions()["flags"]]
+    people = callers()[: cfg.get("ids", 2000)]
+    name = cfg["lib"]
+    if name == "posthog":
+        client = _default_client(name, cfg["host"], personal_api_key=PERSONAL)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            client.load_feature_flags()
+
+        def evaluate(key: str, did: str, person: Any, groups: Any, gprops: Any) -> Any:
+            res = client.get_feature_flag_result(
+                key, did, groups=groups, person_properties=person, group_properties=gprops
+            )
+            return None if res is None else res.get_value()
+
+    else:
+        client = _default_client(name, cfg["host"], personal_api_key=PERSONAL)
+        client.wait_for_local_evaluation_ready(15)
+
+        def evaluate(key: str, did: str, person: Any, groups: Any, gprops: Any) -> Any:
+            res = client.get_feature_flag_result(
+                key, did, groups=groups, person_properties=person, group_properties=gprops
+            )
+            return None if res is None else res.value
+
+    gc.collect()
+    t0 = time.perf_counter()
+    undecided = 0
+    for did, person, groups, gprops in people:
+        for key in keys:
+            if evaluate(key, did, person, groups, gprops) is None:
+                undecided += 1
+    elapsed = time.perf_counter() - t0
+    LIBS[name].flush(client)
+    count = len(people) * len(keys)
+    return {
+        "evaluations": count,
+        "us_per_eval": elapsed / count * 1e6,
+        "undecided": undecided,
+        "dropped": LIBS[name].dropped(client),
+    }
+
+
 SCENARIOS = {
+    "flood": scenario_flood,
+    "flags_defaults": scenario_flags_defaults,
     "calls": scenario_calls,
     "drain": scenario_drain,
     "memory": scenario_memory,

@@ -17,15 +17,13 @@ import datetime as _dt
 import json
 from typing import Dict, Mapping, Sequence, Tuple, Union
 
-from .._events import LIB_NAME, Message, stamp, utf8
+from .._events import LIB_NAME, Message, json_string, json_text, stamp, utf8
 from .._version import __version__
 from ..errors import HTTPStatusError, TransportError
 from ._http import USER_AGENT, Reply, is_retryable_status
 from ._outcome import DELIVERED, Outcome, Verdict
 
 __all__ = ["V0Protocol"]
-
-_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
 
 
 class V0Protocol:
@@ -51,14 +49,22 @@ class V0Protocol:
         props = message.properties
         props["$lib"] = LIB_NAME
         props["$lib_version"] = __version__
-        body = {
-            "event": message.event,
-            "distinct_id": message.distinct_id,
-            "properties": props,
-            "timestamp": timestamp,
-            "uuid": message.uuid,
-        }
-        message.encoded = utf8(_dumps(body))
+        text = "".join(
+            (
+                '{"event":',
+                json_string(message.event),
+                ',"distinct_id":',
+                json_string(message.distinct_id),
+                ',"properties":',
+                json_text(props),
+                ',"timestamp":"',
+                timestamp,
+                '","uuid":"',
+                message.uuid or "",
+                '"}',
+            )
+        )
+        message.encoded = utf8(text)
         return message.encoded
 
     def request(self, messages: Sequence[Message], events: Sequence[bytes]) -> _V0Request:
