@@ -13,6 +13,7 @@ from analytics_compat.flags.evaluator import FlagResult, Reason, evaluate_all, e
 from analytics_compat.flags.model import FeatureFlag, FlagDefinitions, parse_definitions
 from analytics_compat.flags.poller import (
     DEFAULT_DEFINITIONS_PATH,
+    LEGACY_DEFINITIONS_PATH,
     DefinitionsPoller,
     PollerState,
 )
@@ -20,6 +21,7 @@ from analytics_compat.flags.remote import RemoteFlags, fetch_remote_flags, parse
 
 __all__ = [
     "DEFAULT_DEFINITIONS_PATH",
+    "LEGACY_DEFINITIONS_PATH",
     "DefinitionsPoller",
     "FeatureFlag",
     "FlagDefinitions",

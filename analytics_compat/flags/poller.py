@@ -3,7 +3,11 @@
 Owns ``DefinitionsPoller``: one daemon thread that GETs
 ``{host}{path}?token={project_key}&send_cohorts`` with
 ``Authorization: Bearer {personal_api_key}`` and ``If-None-Match``, parses the
-body once with ``parse_definitions`` and hands the result to ``on_update``.
+body once with ``parse_definitions`` and hands the result to ``on_update``. The path
+is ``/flags/definitions`` by default (what posthog-python 7.x fetches); a server that
+answers it with 404 (an older self-hosted PostHog) is asked
+``/api/feature_flag/local_evaluation/`` instead, at once and for the poller's life. An
+explicit ``path`` is used as given, without fallback.
 Between polls it sleeps with ``stop_event.wait(delay)``, so ``stop()`` interrupts
 the sleep. 401/403/429 double the delay (capped; a 429's ``Retry-After`` is
 honoured); 402 (quota limited) clears the definitions; anything else that goes
@@ -35,11 +39,18 @@ from analytics_compat.errors import (
 )
 from analytics_compat.flags.model import FlagDefinitions, parse_definitions
 
-__all__ = ["DEFAULT_DEFINITIONS_PATH", "DefinitionsPoller", "PollerState"]
+__all__ = [
+    "DEFAULT_DEFINITIONS_PATH",
+    "LEGACY_DEFINITIONS_PATH",
+    "DefinitionsPoller",
+    "PollerState",
+]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DEFINITIONS_PATH = "/api/feature_flag/local_evaluation/"
+DEFAULT_DEFINITIONS_PATH = "/flags/definitions"
+LEGACY_DEFINITIONS_PATH = "/api/feature_flag/local_evaluation/"
+"""Where servers without ``/flags/definitions`` serve the same body (tried after a 404)."""
 _BACKOFF_STATUSES = frozenset({401, 403, 429})
 
 
@@ -54,6 +65,8 @@ class PollerState(enum.Enum):
 class DefinitionsPoller:
     """Keeps ``definitions`` fresh from the PostHog local-evaluation endpoint.
 
+    ``path`` None (the default) means ``DEFAULT_DEFINITIONS_PATH``, falling back to
+    ``LEGACY_DEFINITIONS_PATH`` after a 404; a given path is used as it is.
     ``session`` and ``timeout`` (seconds, per request) are used for every request.
     ``interval`` is the normal delay between polls (default 30 s); ``max_backoff``
     caps the doubled delay after 401/403/429. ``on_update(defs_or_None)`` is called
@@ -70,7 +83,7 @@ class DefinitionsPoller:
         project_key: str,
         personal_api_key: str,
         *,
-        path: str = DEFAULT_DEFINITIONS_PATH,
+        path: Optional[str] = None,
         interval: float = 30.0,
         timeout: float = 10.0,
         max_backoff: float = 300.0,
@@ -86,11 +99,11 @@ class DefinitionsPoller:
         ):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigurationError(f"{option} must be a positive number", option=option)
-        if not path.startswith("/"):
+        if path is not None and not path.startswith("/"):
             raise ConfigurationError("path must start with '/'", option="path")
         self._session = session
         self._host = host.rstrip("/")
-        self._path = path
+        self._fallback = LEGACY_DEFINITIONS_PATH if path is None else None
         self._project_key = project_key
         self._personal_api_key = personal_api_key
         self._interval = float(interval)
@@ -98,8 +111,7 @@ class DefinitionsPoller:
         self._max_backoff = max(float(max_backoff), self._interval)
         self._on_update = on_update
         self._on_error = on_error
-        separator = "&" if "?" in path else "?"
-        self._url = f"{self._host}{path}{separator}token={quote(project_key, safe='')}&send_cohorts"
+        self._use_path(DEFAULT_DEFINITIONS_PATH if path is None else path)
         self._secrets = tuple(
             s for s in {project_key, personal_api_key, quote(project_key, safe="")} if s
         )
@@ -126,6 +138,11 @@ class DefinitionsPoller:
     def definitions(self) -> Optional[FlagDefinitions]:
         """The latest definitions, or None before the first load or after a 402."""
         return self._definitions
+
+    @property
+    def path(self) -> str:
+        """The path polled now (the legacy one once a server answered the default with 404)."""
+        return self._path
 
     @property
     def state(self) -> PollerState:
@@ -180,6 +197,12 @@ class DefinitionsPoller:
             self.load_now()
             delay = self._delay
 
+    def _use_path(self, path: str) -> None:
+        self._path = path
+        separator = "&" if "?" in path else "?"
+        token = quote(self._project_key, safe="")
+        self._url = f"{self._host}{path}{separator}token={token}&send_cohorts"
+
     def _fetch(self) -> bool:
         headers = {"Authorization": f"Bearer {self._personal_api_key}"}
         if self._etag:
@@ -191,6 +214,14 @@ class DefinitionsPoller:
             self._report(TransportError(self._redact(f"{type(exc).__name__}: {exc}")))
             return False
         try:
+            if response.status_code == 404 and self._fallback is not None:
+                # An older server without /flags/definitions: ask the legacy path, now.
+                logger.info("feature flag definitions: %s not found, using %s", self._path,
+                            self._fallback)  # fmt: skip
+                self._use_path(self._fallback)
+                self._fallback = None
+                self._etag = None
+                return self._fetch()
             return self._handle(response)
         finally:
             response.close()
