@@ -18,6 +18,12 @@ an exception in a callback is logged, not propagated.
 Keys never appear in logs, reprs or error text: error messages are built from
 statuses and exception names, and anything echoed from ``requests`` is redacted.
 
+With a ``cache`` (a ``FlagDefinitionCacheProvider``, e.g. ``FileDefinitionsCache``),
+each poll first asks it whether this process should poll: if not, the definitions come
+from the cache (parsed again only when they changed); if it has nothing usable
+(missing, stale, corrupt, or it fails), the server is asked anyway. What this process
+fetches, and each 304 that confirms it, is handed back to the cache for the others.
+
 It must not know about evaluation, the client or the remote ``/flags`` endpoint.
 """
 
@@ -26,7 +32,7 @@ from __future__ import annotations
 import enum
 import logging
 import threading
-from typing import Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 from urllib.parse import quote
 
 import requests
@@ -37,6 +43,7 @@ from analytics_compat.errors import (
     HTTPStatusError,
     TransportError,
 )
+from analytics_compat.flags.cache import FlagDefinitionCacheProvider
 from analytics_compat.flags.model import FlagDefinitions, parse_definitions
 
 __all__ = [
@@ -73,7 +80,7 @@ class DefinitionsPoller:
     on the polling thread (or the ``load_now()`` caller's) whenever the definitions
     change; ``None`` means they were cleared (402). ``on_error(exc)`` receives an
     ``HTTPStatusError`` or ``TransportError``. ``ready`` is set after the first
-    successful load.
+    successful load. ``cache`` shares definitions with other processes (see module).
     """
 
     def __init__(
@@ -89,6 +96,7 @@ class DefinitionsPoller:
         max_backoff: float = 300.0,
         on_update: Optional[Callable[[Optional[FlagDefinitions]], None]] = None,
         on_error: Optional[Callable[[DeliveryError], None]] = None,
+        cache: Optional[FlagDefinitionCacheProvider] = None,
     ) -> None:
         if not project_key or not personal_api_key:
             raise ConfigurationError("a project key and a personal API key are required")
@@ -111,6 +119,8 @@ class DefinitionsPoller:
         self._max_backoff = max(float(max_backoff), self._interval)
         self._on_update = on_update
         self._on_error = on_error
+        self._cache = cache
+        self._body: Optional[Mapping[str, Any]] = None  # raw, kept to share it (cache only)
         self._use_path(DEFAULT_DEFINITIONS_PATH if path is None else path)
         self._secrets = tuple(
             s for s in {project_key, personal_api_key, quote(project_key, safe="")} if s
@@ -175,14 +185,22 @@ class DefinitionsPoller:
         self._stop_event.set()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+        if self._cache is not None:
+            try:
+                self._cache.shutdown()
+            except Exception:
+                logger.debug("feature flag definitions cache: shutdown failed", exc_info=True)
 
     def load_now(self) -> bool:
-        """Fetch once, synchronously. True if this fetch succeeded (200 parsed, or 304).
+        """Load once, synchronously. True if this load succeeded (from the cache, a 200
+        parsed, or a 304).
 
         Never raises for a bad response; failures go to ``on_error``.
         """
         with self._fetch_lock:
             try:
+                if self._cache is not None and self._load_from_cache():
+                    return True
                 return self._fetch()
             except Exception:  # a bug here must not kill the polling thread
                 logger.exception("unexpected failure while loading feature flag definitions")
@@ -196,6 +214,39 @@ class DefinitionsPoller:
         while not self._stop_event.wait(delay):
             self.load_now()
             delay = self._delay
+
+    def _load_from_cache(self) -> bool:
+        """True when the definitions came from the cache and no request is needed."""
+        cache = self._cache
+        assert cache is not None
+        try:
+            if cache.should_fetch_flag_definitions():
+                return False
+            body = cache.get_flag_definitions()
+        except Exception:
+            logger.debug("feature flag definitions cache failed; asking the server", exc_info=True)
+            return False
+        if not isinstance(body, Mapping):
+            return False  # missing, stale or corrupt there: this process polls itself
+        self._delay = self._interval
+        if body is not self._body and body != self._body:
+            self._body = body
+            self._etag = None  # our ETag described what we fetched, not this
+            self._definitions = parse_definitions(body)
+            self.ready.set()
+            self._notify(self._definitions)
+        else:
+            self.ready.set()
+        return True
+
+    def _share(self, body: Mapping[str, Any]) -> None:
+        if self._cache is None:
+            return
+        self._body = body
+        try:
+            self._cache.on_flag_definitions_received(body)
+        except Exception:
+            logger.debug("feature flag definitions cache: store failed", exc_info=True)
 
     def _use_path(self, path: str) -> None:
         self._path = path
@@ -233,6 +284,8 @@ class DefinitionsPoller:
             self._etag = response.headers.get("ETag") or self._etag
             if self._definitions is not None:
                 self.ready.set()
+                if self._body is not None:
+                    self._share(self._body)  # still current: tell the readers it is fresh
             return True
         if status == 200:
             return self._load_body(response)
@@ -251,6 +304,7 @@ class DefinitionsPoller:
         if status == 402:
             detail = "feature flags quota limited; local definitions cleared"
             self._etag = None
+            self._body = None
             if self._definitions is not None:
                 self._definitions = None
                 self._notify(None)
@@ -272,6 +326,7 @@ class DefinitionsPoller:
         self._definitions = definitions
         self._etag = response.headers.get("ETag")
         self.ready.set()
+        self._share(body)
         self._notify(definitions)
         return True
 
