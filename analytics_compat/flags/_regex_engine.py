@@ -11,7 +11,7 @@ process for seconds. Here the parsed pattern becomes a Thompson NFA, run as a DF
 lazily: one state per set of NFA states, one transition per (state, character) the first
 time it is needed, kept for the next evaluations. A warm search costs one dictionary
 lookup per character; a cold step costs one closure over the NFA. The work of cold steps
-in one search is counted, and past ``MAX_WORK`` (about 15 ms of CPU) or past
+in one search is counted, and past ``MAX_WORK`` (10-20 ms of CPU measured) or past
 ``MAX_LENGTH`` characters the search answers None: the flag service decides that value.
 The cache is bounded too: past its limits it is dropped and rebuilt, which costs time,
 never correctness. Answers for recent short values are remembered (one person's flags
