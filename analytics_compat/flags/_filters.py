@@ -94,13 +94,17 @@ def match_filter(prop: Property, ctx: Context, props: Mapping[str, Any], distinc
             return ctx.note(Reason.MISSING_PROPERTY)
         matched = matcher(value, ctx.now)
         if matched is None:
-            return ctx.note(Reason.INVALID_PROPERTY_VALUE)
+            return ctx.note(_value_reason(prop))
         return YES if matched else NO
     if prop.type == "cohort":
         return _match_cohort(prop, ctx, props, distinct)
     if prop.type == "flag":
         return _match_dependency(prop, ctx, props, distinct)
-    return ctx.note(Reason.UNSUPPORTED_DEFINITION)
+    return ctx.note(Reason.UNSUPPORTED_REGEX if prop.regex else Reason.UNSUPPORTED_DEFINITION)
+
+
+def _value_reason(prop: Property) -> str:
+    return Reason.UNDECIDABLE_REGEX_VALUE if prop.regex else Reason.INVALID_PROPERTY_VALUE
 
 
 def match_all(
@@ -122,7 +126,7 @@ def match_all(
                     continue
                 if matched is False:
                     return NO
-                outcome = ctx.note(Reason.INVALID_PROPERTY_VALUE)
+                outcome = ctx.note(_value_reason(prop))
         else:
             outcome = match_filter(prop, ctx, props, distinct)
             if outcome == YES:

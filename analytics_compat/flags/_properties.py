@@ -56,6 +56,9 @@ class Property:
     """For ``type == "cohort"``: the referenced cohort id as a string."""
     malformed_dependency: bool = False
     """For ``type == "flag"``: wrong operator or no key/value, a definite no-match."""
+    regex: bool = False
+    """``regex``/``not_regex``: an absent matcher or a None answer needs the service for
+    regex reasons (the evaluator reports them as such)."""
 
 
 @attrs.frozen
@@ -155,6 +158,7 @@ def parse_property(raw: Any, version: int) -> Property:
         negation=negation,
         group_type_index=group_type_index,
         matcher=matcher,
+        regex=operator in ("regex", "not_regex"),
     )
 
 

@@ -29,12 +29,17 @@ class Reason:
     # Undecided (decided=False), most specific first:
     EXPERIENCE_CONTINUITY = "experience_continuity"
     UNSUPPORTED_DEFINITION = "unsupported_definition"
+    UNSUPPORTED_REGEX = "unsupported_regex"
+    """A regex whose meaning on the flag service is not certain here (e.g. ``\\b``, lookaround)."""
     STATIC_COHORT = "static_cohort"
     UNRESOLVED_DEPENDENCY = "unresolved_dependency"
     MISSING_GROUP_PROPERTIES = "missing_group_properties"
     MISSING_DEVICE_ID = "missing_device_id"
     MISSING_PROPERTY = "missing_property"
     INVALID_PROPERTY_VALUE = "invalid_property_value"
+    UNDECIDABLE_REGEX_VALUE = "undecidable_regex_value"
+    """A value a regex cannot be decided on here (too costly, or text the service may see
+    differently): the service decides it."""
 
 
 REASON_RANK = {
@@ -43,12 +48,14 @@ REASON_RANK = {
         (
             Reason.EXPERIENCE_CONTINUITY,
             Reason.UNSUPPORTED_DEFINITION,
+            Reason.UNSUPPORTED_REGEX,
             Reason.STATIC_COHORT,
             Reason.UNRESOLVED_DEPENDENCY,
             Reason.MISSING_GROUP_PROPERTIES,
             Reason.MISSING_DEVICE_ID,
             Reason.MISSING_PROPERTY,
             Reason.INVALID_PROPERTY_VALUE,
+            Reason.UNDECIDABLE_REGEX_VALUE,
         )
     )
 }

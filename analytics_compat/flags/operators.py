@@ -13,7 +13,9 @@ Semantics follow posthog-python's local evaluation (``match_property``):
 value; the ``*contains``/``*_with`` family lowercases ASCII only; ``gt``..``lte``
 compare numbers and numeric strings as floats; semver comparisons ignore
 pre-release and build suffixes (``1.2.3-beta`` == ``1.2.3``) as PostHog's
-``sortableSemver`` does; an invalid regex matches nothing.
+``sortableSemver`` does. ``regex``/``not_regex`` follow the flag service itself, not
+Python's ``re`` (``_regex``): its syntax and semantics, in linear time, an invalid pattern
+matching nothing, and no matcher for a pattern whose meaning there is not certain.
 
 It must not know about flags, conditions, cohorts or HTTP.
 """
@@ -28,6 +30,7 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping, Optional
 
 from analytics_compat.flags._dates import compile_date, parse_datetime
+from analytics_compat.flags._regex import regex_compiler
 from analytics_compat.flags._semver import parse_semver, semver_compare, semver_range
 from analytics_compat.flags._typing import Compiler, Matcher
 
@@ -210,26 +213,6 @@ def _contains(haystack: str, needle: str) -> bool:
     return needle in haystack
 
 
-def _compile_regex(negate: bool) -> Compiler:
-    def compile_regex(value: Any, version: int) -> Optional[Matcher]:
-        pattern = str(value)
-        try:
-            regex = re.compile(pattern)
-        except (re.error, RecursionError, OverflowError, ValueError):
-            # An invalid regex matches nothing, for regex and not_regex alike.
-            return lambda prop, now: False
-
-        def match_regex(prop: Any, now: Optional[datetime]) -> Optional[bool]:
-            text = prop if isinstance(prop, str) else _to_string(prop)
-            if text is None:
-                return None
-            return (regex.search(text) is not None) != negate
-
-        return match_regex
-
-    return compile_regex
-
-
 # --------------------------------------------------------------------------- numbers
 
 _NUMERIC = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -280,8 +263,8 @@ OPERATORS: Mapping[str, Compiler] = {
     "not_starts_with": _text_compiler(str.startswith, True),
     "ends_with": _text_compiler(str.endswith, False),
     "not_ends_with": _text_compiler(str.endswith, True),
-    "regex": _compile_regex(False),
-    "not_regex": _compile_regex(True),
+    "regex": regex_compiler(False),
+    "not_regex": regex_compiler(True),
     "gt": _numeric_compiler(lambda a, b: a > b),
     "gte": _numeric_compiler(lambda a, b: a >= b),
     "lt": _numeric_compiler(lambda a, b: a < b),

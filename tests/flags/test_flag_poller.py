@@ -15,7 +15,12 @@ import pytest
 
 from analytics_compat.errors import DeliveryError, HTTPStatusError, TransportError
 from analytics_compat.flags.model import FlagDefinitions
-from analytics_compat.flags.poller import DEFAULT_DEFINITIONS_PATH, DefinitionsPoller, PollerState
+from analytics_compat.flags.poller import (
+    DEFAULT_DEFINITIONS_PATH,
+    LEGACY_DEFINITIONS_PATH,
+    DefinitionsPoller,
+    PollerState,
+)
 
 pytestmark = pytest.mark.timeout(60)  # a hung socket fails fast, never stalls the suite
 
@@ -79,11 +84,46 @@ def test_get_sends_bearer_key_project_token_and_send_cohorts(flag_server, sessio
     assert recorder.updates == [defs]
 
 
-def test_path_is_configurable_for_newer_servers(flag_server, session, recorder):
+def test_default_path_is_flags_definitions_as_posthog_python_7(flag_server, session, recorder):
+    assert DEFAULT_DEFINITIONS_PATH == "/flags/definitions"
     flag_server.script("GET", "/flags/definitions", flag_server.reply(200, BODY))
-    poller = make_poller(flag_server, session, recorder, path="/flags/definitions")
+    poller = make_poller(flag_server, session, recorder)
     assert poller.load_now() is True
-    assert flag_server.requests[0].path == "/flags/definitions"
+    assert [r.path for r in flag_server.requests] == ["/flags/definitions"]
+    assert poller.path == "/flags/definitions"
+
+
+def test_a_404_on_the_default_path_falls_back_to_local_evaluation_for_good(
+    flag_server, session, recorder
+):
+    """An older server: the same load asks the legacy path, and later polls go there only."""
+    flag_server.script("GET", LEGACY_DEFINITIONS_PATH, flag_server.reply(200, BODY, ETag='"v1"'),
+                       flag_server.reply(304))  # fmt: skip
+    poller = make_poller(flag_server, session, recorder)  # /flags/definitions answers 404
+    assert poller.load_now() is True
+    assert poller.definitions is not None and list(poller.definitions.by_key) == ["beta"]
+    assert poller.load_now() is True
+    assert poller.load_now() is True
+    paths = [r.path for r in flag_server.requests]
+    assert paths == ["/flags/definitions"] + [LEGACY_DEFINITIONS_PATH] * 3
+    assert poller.path == LEGACY_DEFINITIONS_PATH
+    legacy = flag_server.requests[1]
+    assert legacy.query["token"] == [PROJECT_KEY] and "send_cohorts" in legacy.query
+    assert legacy.headers["authorization"] == f"Bearer {PERSONAL_KEY}"
+    assert flag_server.requests[3].headers["if-none-match"] == '"v1"'
+    assert recorder.errors == []  # the 404 was a discovery, not an error
+
+
+@pytest.mark.parametrize("path", ["/flags/definitions", LEGACY_DEFINITIONS_PATH, "/custom/defs"])
+def test_an_explicit_path_is_used_as_given_without_fallback(flag_server, session, recorder, path):
+    poller = make_poller(flag_server, session, recorder, path=path)  # every path answers 404
+    assert poller.load_now() is False
+    assert [r.path for r in flag_server.requests] == [path]
+    error = recorder.errors[-1]
+    assert isinstance(error, HTTPStatusError) and error.status_code == 404
+    flag_server.script("GET", path, flag_server.reply(200, BODY))
+    assert poller.load_now() is True
+    assert poller.path == path
 
 
 def test_etag_is_sent_back_and_304_keeps_the_definitions(flag_server, session, recorder):
