@@ -114,7 +114,10 @@ class FlagsConfig:
     poll_interval: float = 30.0
     poll_timeout: float = 10.0
     request_timeout: float = 3.0
-    definitions_path: str = "/api/feature_flag/local_evaluation/"
+    # None: /flags/definitions, falling back to /api/feature_flag/local_evaluation/ on 404
+    definitions_path: Optional[str] = None
+    definitions_cache_file: Optional[str] = None  # shared by the processes of one host
+    definitions_cache: Any = attrs.field(default=None, repr=False)  # a cache provider
     disable_geoip: bool = False
     send_events: bool = True
 

@@ -127,7 +127,11 @@ class FlagService:
 
     def _start_poller(self, config: FlagsConfig) -> None:
         assert config.personal_api_key
-        self.poller = _lazy.flags().DefinitionsPoller(
+        flags = _lazy.flags()
+        cache = config.definitions_cache
+        if cache is None and config.definitions_cache_file:
+            cache = flags.FileDefinitionsCache(config.definitions_cache_file)
+        self.poller = flags.DefinitionsPoller(
             self.session,
             config.host,
             config.secret,
@@ -137,6 +141,7 @@ class FlagService:
             timeout=config.poll_timeout,
             on_update=self._set_definitions,
             on_error=self.report,
+            cache=cache,
         )
         self.poller.start()
         _WITH_POLLERS.add(self)

@@ -36,7 +36,7 @@ from .errors import ConfigurationError
 __all__ = ["parse_options", "snake_case"]
 
 # name -> (sub-config, field, kind, lower bound). Kinds: str, name, optstr, int, num,
-# ms (milliseconds, stored as seconds), bool, triggers, policy, clock.
+# ms (milliseconds, stored as seconds), bool, triggers, policy, clock, provider.
 # The sub-config "root" holds ``secret`` and ``host``, which several parts share.
 _SPEC: dict[str, tuple[str, str, str, float]] = {
     "secret": ("root", "secret", "str", 0),
@@ -65,7 +65,9 @@ _SPEC: dict[str, tuple[str, str, str, float]] = {
     "poll_interval": ("flags", "poll_interval", "num", 0.01),
     "feature_flags_polling_interval": ("flags", "poll_interval", "ms", 10),
     "flags_request_timeout": ("flags", "request_timeout", "num", 0.001),
-    "flag_definitions_path": ("flags", "definitions_path", "str", 0),
+    "flag_definitions_path": ("flags", "definitions_path", "optstr", 0),
+    "flag_definitions_cache_file": ("flags", "definitions_cache_file", "optstr", 0),
+    "flag_definitions_cache": ("flags", "definitions_cache", "provider", 0),
     "disable_geoip": ("flags", "disable_geoip", "bool", 0),
     "send_feature_flag_events": ("flags", "send_events", "bool", 0),
 }
@@ -196,6 +198,11 @@ def _check(name: str, kind: str, low: float, value: Any) -> Any:
             raise ConfigurationError(
                 f"option {name!r} must be 'legacy' or 'posthog'", option=name
             ) from None
+    if kind == "provider":
+        wanted = ("should_fetch_flag_definitions", "get_flag_definitions")
+        if value is not None and not all(callable(getattr(value, m, None)) for m in wanted):
+            raise bad("a flag definitions cache provider (or None)")
+        return value
     if kind == "clock":
         if not callable(value):
             raise bad("a callable returning seconds")

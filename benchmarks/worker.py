@@ -589,9 +589,9 @@ def _default_client(lib: str, host: str, **extra: Any) -> Any:
 
         return Client({"secret": SECRET, "host": host, **extra})
     if lib == "posthog":
-        from posthog import Posthog
-
         import inspect
+
+        from posthog import Posthog
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -18,6 +18,7 @@ from analytics_compat.devserver import DevServer
 from tests.sink import Sink
 
 TOKEN = "phc_flags_project"
+POLL_PATHS = ("/flags/definitions", "/api/feature_flag/local_evaluation")
 PERSONAL = "phx_flags_personal"
 
 DEFINITIONS = {
@@ -84,7 +85,12 @@ def client(server: DevServer) -> Iterator[Client]:
 
 
 def _flag_requests(server: DevServer) -> List[str]:
-    return [r.path for r in server.requests_log if r.path.startswith(("/flags", "/decide"))]
+    """Flag evaluations asked of the server (definition polls are not counted)."""
+    return [
+        r.path
+        for r in server.requests_log
+        if r.path.startswith(("/flags", "/decide")) and not r.path.startswith("/flags/definitions")
+    ]
 
 
 def test_local_evaluations_make_no_http_request(server: DevServer, client: Client) -> None:
@@ -231,7 +237,7 @@ def test_poller_restarts_in_a_forked_child(server: DevServer) -> None:
         "flag": True,
     }
     assert parent == {"who": "parent", "same_poller": True, "flag": True}
-    polls = [r for r in server.requests_log if r.path.startswith("/api/feature_flag")]
+    polls = [r for r in server.requests_log if r.path.startswith(POLL_PATHS)]
     assert len(polls) >= 3, "parent load, child load and child reload all reach the server"
 
 
@@ -245,7 +251,7 @@ def test_shutdown_stops_the_poller(server: DevServer) -> None:
     assert client.wait_for_local_evaluation_ready(10)
 
     def polls() -> int:
-        return sum(1 for r in server.requests_log if r.path.startswith("/api/feature_flag"))
+        return sum(1 for r in server.requests_log if r.path.startswith(POLL_PATHS))
 
     deadline = time.monotonic() + 10
     while polls() < 3:  # it is polling
@@ -255,3 +261,58 @@ def test_shutdown_stops_the_poller(server: DevServer) -> None:
     stopped_at = polls()
     time.sleep(0.3)  # six intervals
     assert polls() == stopped_at
+
+
+CACHE_CHILD = """
+import sys, time
+from analytics_compat import Client
+url, token, personal, cache = sys.argv[1:5]
+options = {"secret": token, "host": url, "send": False}
+extra = {"flag_definitions_cache_file": cache} if cache != "-" else {}
+client = Client(options, personal_api_key=personal, poll_interval=0.1, **extra)
+assert client.wait_for_local_evaluation_ready(10)
+assert client.get_feature_flag("everyone", "u", only_evaluate_locally=True) is True
+print("ready", flush=True)
+sys.stdin.read()
+client.shutdown(2)
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the shared cache locks with fcntl")
+@pytest.mark.parametrize("shared", [False, True])
+def test_processes_of_one_host_share_definitions_through_the_cache_option(
+    server: DevServer, tmp_path: Path, shared: bool
+) -> None:
+    """Four worker processes; with ``flag_definitions_cache_file`` one of them polls."""
+    cache = str(tmp_path / "flags.json") if shared else "-"
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CACHE_CHILD, server.url, TOKEN, PERSONAL, cache],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    try:
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+
+        def polls() -> int:
+            return sum(1 for r in server.requests_log if r.path.startswith("/flags/definitions"))
+
+        start = polls()
+        time.sleep(1.0)  # ten poll intervals
+        during = polls() - start
+    finally:
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.close()
+        for child in children:
+            child.wait(15)
+            assert child.stdout is not None
+            child.stdout.close()
+    if shared:
+        assert during <= 15, f"{during} polls in 1 s: more than one process polled"
+    else:
+        assert during >= 25, f"{during} polls in 1 s: four processes should poll ~40 times"

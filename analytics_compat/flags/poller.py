@@ -233,8 +233,8 @@ class DefinitionsPoller:
             self._body = body
             self._etag = None  # our ETag described what we fetched, not this
             self._definitions = parse_definitions(body)
+            self._notify(self._definitions)  # before ready: a waiter must find them
             self.ready.set()
-            self._notify(self._definitions)
         else:
             self.ready.set()
         return True
@@ -325,9 +325,9 @@ class DefinitionsPoller:
         definitions = parse_definitions(body)
         self._definitions = definitions
         self._etag = response.headers.get("ETag")
+        self._notify(definitions)  # before ready: a waiter must find them loaded
         self.ready.set()
         self._share(body)
-        self._notify(definitions)
         return True
 
     def _notify(self, definitions: Optional[FlagDefinitions]) -> None:
