@@ -330,11 +330,13 @@ class Batcher:
                 self._advance(batch)
 
     def _take_batch(self) -> List[Message]:
-        """The next batch (under the lock): one trigger's release, or, once a flush or
-        shutdown is waiting, as many released messages as a batch may hold."""
+        """The next batch (under the lock): one trigger's release; or as many released
+        messages as a batch may hold once a flush or shutdown is waiting, or once more
+        is released than one batch holds (the worker is behind: fewer, bigger requests
+        let it catch up)."""
         limit = self.config.max_batch_size
         marks = self._marks
-        if self._state is Lifecycle.RUNNING and not self._flushes and len(marks) == 1:
+        if self._state is Lifecycle.RUNNING and not self._flushes and self._released <= limit:
             limit = min(limit, marks[0])
         take = min(limit, self._released)
         remaining = take

@@ -85,19 +85,37 @@ class Reply:
 
 
 class _Clock:
-    """The end of the attempt under way; every socket operation gets what is left."""
+    """The end of the attempt under way; every socket operation gets what is left.
 
-    __slots__ = ("end", "per_read")
+    The shutdown ``Deadline`` may be set while the attempt runs: it is read at every
+    step, so an attempt begun before shutdown still ends by the shutdown's deadline
+    (though never sooner than ``_MIN_ATTEMPT`` after it began).
+    """
 
-    def __init__(self, per_read: float) -> None:
-        self.end = 0.0
-        self.per_read = per_read
+    __slots__ = ("deadline", "end", "floor")
+
+    def __init__(self) -> None:
+        self.end = self.floor = 0.0
+        self.deadline: Optional[Deadline] = None
+
+    def start(self, timeout: float, deadline: Deadline) -> None:
+        now = time.monotonic()
+        self.end = now + timeout
+        self.floor = now + _MIN_ATTEMPT
+        self.deadline = deadline
 
     def left(self) -> float:
-        remaining = self.end - time.monotonic()
+        end = self.end
+        at = self.deadline.at if self.deadline is not None else None
+        if at is not None and at < end:
+            end = max(at, self.floor)
+        remaining = end - time.monotonic()
         if remaining <= 0:
             raise socket.timeout("the attempt's time limit passed")
-        return min(self.per_read, remaining)
+        return remaining
+
+
+_SLICE = 0.25  # a blocked read wakes this often to see whether shutdown moved the end
 
 
 class _Reader(io.RawIOBase):
@@ -111,8 +129,12 @@ class _Reader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        self._sock.settimeout(self._clock.left())
-        return self._sock.recv_into(buffer)
+        while True:
+            self._sock.settimeout(min(self._clock.left(), _SLICE))
+            try:
+                return self._sock.recv_into(buffer)
+            except socket.timeout:
+                continue  # left() raises once the attempt's time is up
 
 
 class _TimedSocket:
@@ -163,7 +185,7 @@ class HttpClient:
         self._max_backoff = max_retry_backoff
         self._max_retry_after = max_retry_after
         self._proxy = _proxy_for(host, proxies)
-        self._clock = _Clock(timeout)
+        self._clock = _Clock()
         self._conn: Optional[http.client.HTTPConnection] = None
         self.requests_sent = 0
 
@@ -199,11 +221,7 @@ class HttpClient:
         read_body: bool = False,
     ) -> Union[Reply, TransportError]:
         """One attempt, over within ``timeout`` seconds (less if ``deadline`` is nearer)."""
-        now = time.monotonic()
-        end = now + self._timeout
-        if deadline.at is not None:
-            end = max(now + _MIN_ATTEMPT, min(end, deadline.at))
-        self._clock.end = end
+        self._clock.start(self._timeout, deadline)
         target = self._base + path
         self.requests_sent += 1
         try:

@@ -2,9 +2,9 @@
 
 Each defect test talks to a fault-injecting server of ``tests.faults.servers`` through
 the public API only (``Client``, its options, promises, ``on('error')``, ``flush``,
-``shutdown``, ``stats``), so it holds whatever the delivery internals become. Each is
-marked ``xfail(strict=True)`` while its defect is open; remove the mark with the fix.
-The ``test_control_*`` tests are unmarked: they prove each server really misbehaves
+``shutdown``, ``stats``), so it holds whatever the delivery internals become; each
+failed on the code before the fix (it was written, and checked, as a strict xfail).
+The ``test_control_*`` tests prove each server really misbehaves
 the way its defect needs (and that the boundaries of a fix hold), so a broken server
 cannot make a defect test pass.
 
@@ -145,7 +145,6 @@ def post_bytes(path: str, body: bytes, **headers: str) -> bytes:
 
 
 # -- defect 1: redirects ---------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 9 defect 1: a 3xx is followed, reported delivered")
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_redirect_fails_the_batch_at_once_and_is_not_followed(lab: Lab, status: int) -> None:
     """A 3xx to POST /batch/ fails the batch with an HTTPStatusError naming the status and
@@ -169,7 +168,6 @@ def test_redirect_fails_the_batch_at_once_and_is_not_followed(lab: Lab, status: 
 
 
 # -- defect 2: a 2xx with a body that cannot be read -----------------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 9 defect 2: a 2xx with a bad body is retried")
 @pytest.mark.parametrize("kind", Garbage2xxServer.KINDS)
 def test_a_2xx_is_delivered_once_whatever_its_body(lab: Lab, kind: str) -> None:
     """bad gzip, bad chunked encoding or a short body on a 200: delivered, sent once."""
@@ -189,7 +187,6 @@ def test_a_2xx_is_delivered_once_whatever_its_body(lab: Lab, kind: str) -> None:
 
 
 # -- defect 3: timeout bounds an attempt, not a read -----------------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 9 defect 3: a trickle holds the worker past timeout")
 @pytest.mark.parametrize(("where", "status"), [("headers", 200), ("body", 503)])
 def test_a_trickling_answer_fails_within_timeout_and_frees_the_worker(
     lab: Lab, where: str, status: int
@@ -214,7 +211,6 @@ def test_a_trickling_answer_fails_within_timeout_and_frees_the_worker(
     assert [[e["event"] for e in r.events] for r in server.requests] == [["first"], ["second"]]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 defect 3: a trickled 2xx body holds the worker")
 def test_a_trickling_2xx_body_does_not_hold_the_worker(lab: Lab) -> None:
     """A 200 whose body trickles: the message settles (delivered, per defect 2, or failed)
     within 3 s with ``timeout=0.5``, and the next message is delivered."""
@@ -228,7 +224,6 @@ def test_a_trickling_2xx_body_does_not_hold_the_worker(lab: Lab) -> None:
 
 
 # -- defect 4: shutdown and exit with a hung server ------------------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 9 defect 4: the batch in flight stays pending")
 def test_shutdown_with_a_hung_server_settles_every_message_by_the_deadline(lab: Lab) -> None:
     """One message in flight (hung), four queued: ``shutdown(1)`` returns within 2 s and
     every one of them has failed with ShutdownTimeoutError, its listener called."""
@@ -264,7 +259,6 @@ def script_env() -> Dict[str, str]:
     return env
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 defect 4: at exit the in-flight batch vanishes")
 def test_exit_with_a_hung_server_reports_every_message_within_shutdown_timeout(
     lab: Lab,
 ) -> None:
@@ -305,7 +299,6 @@ def test_exit_with_a_hung_server_reports_every_message_within_shutdown_timeout(
 
 
 # -- defect 5: the shutdown deadline covers the flag poller ----------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 9 defect 5: the flag poller waits 2 s of its own")
 def test_shutdown_deadline_covers_the_flag_poller_with_a_hung_server(lab: Lab) -> None:
     """A personal API key, definitions and capture requests both hung: shutdown(0.5)
     returns within 1.5 s."""
@@ -368,7 +361,6 @@ def _listener_scenario(
     return client, server, [first, second], raised
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 defect 6: a BaseException kills the worker")
 @pytest.mark.parametrize(("place", "exc"), RAISERS, ids=[f"{p}-{e.__name__}" for p, e in RAISERS])
 def test_a_listener_raising_base_exception_does_not_kill_the_worker(
     lab: Lab, caplog: pytest.LogCaptureFixture, place: str, exc: Type[BaseException]
@@ -423,7 +415,6 @@ SURROGATE_CASES: Dict[str, Tuple[Dict[str, Any], Callable[[Dict[str, Any]], Any]
 }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 defect 7: a lone surrogate fails its batch")
 @pytest.mark.parametrize("case", list(SURROGATE_CASES))
 def test_a_lone_surrogate_is_replaced_and_never_fails_its_neighbours(lab: Lab, case: str) -> None:
     """Between two good events, to a server that refuses lone surrogates as serde_json
@@ -477,7 +468,6 @@ BIG_INTS: Dict[str, Tuple[Callable[[analytics_compat.Client], Any], str]] = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 defect 8: huge ints pass validation or ValueError")
 @pytest.mark.parametrize("case", list(BIG_INTS))
 def test_an_integer_json_cannot_carry_is_a_validation_error_at_call_time(
     lab: Lab, case: str
@@ -521,7 +511,6 @@ def leaks(text: str) -> List[str]:
     return [KEY[i : i + 8] for i in range(len(KEY) - 7) if KEY[i : i + 8] in text]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 defect 9: a truncated key escapes redaction")
 def test_an_echoed_error_body_never_shows_the_key_or_a_prefix_of_it(
     lab: Lab, caplog: pytest.LogCaptureFixture
 ) -> None:
