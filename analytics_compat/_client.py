@@ -25,13 +25,14 @@ from ._dispatch import Lifecycle
 from ._emitter import ClientEmitter
 from ._engine import NOT_INITIALIZED, AnyEngine, ClosedEngine, Engine
 from ._events import build_alias, build_capture, build_group_identify, build_set
-from ._flag_calls import all_flags_and_payloads, feature_flags_stage, remote_config_payload
+from ._flag_calls import all_flags_and_payloads, remote_config_payload
 from ._flag_service import FlagService, FlagValue
 from ._legacy import legacy_alias, legacy_group, legacy_identify, legacy_track, normalize
 from ._options import parse_options
-from ._pipeline import Hint, Pipeline
+from ._pipeline import Hint
 from ._promise import MessagePromise
 from ._redact import register_secret
+from ._stages import build_pipeline
 from .errors import ClientClosedError, ConfigurationError, DeliveryError, ValidationError
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class Client:
         parsed = parse_options(options, **kwargs)
         register_secret(parsed.secret, parsed.flags.personal_api_key)
         self._flags.start(parsed.flags)
-        pipeline = Pipeline((feature_flags_stage(self._flags),))
+        pipeline = build_pipeline(parsed, self._flags)
         self._engine = Engine(parsed, self._emitter, pipeline, trigger_subject=self)
         self._emitter.emit("initialize")
 

@@ -63,8 +63,6 @@ class Engine:
         self.options = options
         self._emitter = emitter
         self._pipeline = pipeline
-        self._plain = pipeline.plain
-        self._hinted = pipeline.hinted
         self.delivered = 0
         self.failed = 0
         self.dispatcher: Dispatcher = (
@@ -78,8 +76,9 @@ class Engine:
     # -- caller's thread ------------------------------------------------------------
     def submit(self, message: Message, hint: Optional[Hint] = None) -> Message:
         """Run the pipeline, then hand the message to the dispatcher; returns it."""
-        stages = self._plain if hint is None else self._hinted
-        if stages and self._pipeline.run(stages, message, hint) is None:
+        pipeline = self._pipeline
+        stages = pipeline.plain if hint is None else pipeline.hinted
+        if stages and pipeline.run(stages, message, hint) is None:
             return message  # dropped by a stage, its promise already failed
         self._put(message)
         return message

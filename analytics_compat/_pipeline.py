@@ -2,11 +2,14 @@
 
 Owns ``Stage`` (one processor with the name it is counted under), ``Hint`` (what a
 call asked for beyond the message itself, such as ``send_feature_flags``) and
-``Pipeline``: the stages compiled once, at ``init``, into two tuples: ``plain`` for
-calls without a hint (empty today, so a plain ``track()`` pays one truth test) and
-``hinted`` for calls that carry one. Stages run in the order given, on the caller's
-thread (a ``contextvars`` context is only visible there), and must neither block on
-the network nor raise.
+``Pipeline``: the stages compiled at ``init`` into two tuples: ``plain`` for calls
+without a hint (empty unless a feature is in use, so a plain ``track()`` pays one
+truth test) and ``hinted`` for calls that carry one. A stage may be *dormant* until
+the feature it serves is first used in the process (``wake``): the tuples are then
+rebuilt and swapped, copy-on-write, under a lock, and read without one. Stages run
+in the order given, on the caller's thread (a ``contextvars`` context is only
+visible there), and must neither block on the network nor raise. The order itself
+is ``_stages``.
 
 A stage returns the message (changed in place) or None. None drops it: its promise
 fails with ``EventDroppedError`` naming the stage, and the drop is counted by reason
@@ -21,9 +24,12 @@ from __future__ import annotations
 
 import collections
 import logging
-from typing import Any, Callable, Optional, Sequence, Tuple
+import threading
+import weakref
+from typing import Any, Callable, Optional, Sequence, Set, Tuple
 
 from ._events import Message
+from ._lifecycle import after_fork_in_child
 from .errors import EventDroppedError
 
 __all__ = ["Hint", "Pipeline", "Stage"]
@@ -47,29 +53,63 @@ Processor = Callable[[Message, Optional[Hint]], Optional[Message]]
 class Stage:
     """One processor: ``run(message, hint)`` returns the message or None (drop it)."""
 
-    __slots__ = ("fails_closed", "name", "needs_hint", "run")
+    __slots__ = ("dormant", "fails_closed", "name", "needs_hint", "run")
 
     def __init__(
-        self, name: str, run: Processor, *, needs_hint: bool = False, fails_closed: bool = False
+        self,
+        name: str,
+        run: Processor,
+        *,
+        needs_hint: bool = False,
+        fails_closed: bool = False,
+        dormant: bool = False,
     ) -> None:
         self.name = name  # the reason a drop is counted and reported under
         self.run = run
         self.needs_hint = needs_hint  # only calls that carry a Hint pass through it
         self.fails_closed = fails_closed  # drop the message if the stage raises
+        self.dormant = dormant  # left out until ``wake(name)``: costs nothing until used
 
     def __repr__(self) -> str:
         return f"<Stage {self.name}>"
 
 
+_PIPELINES: weakref.WeakSet[Pipeline] = weakref.WeakSet()
+_AWAKE: Set[str] = set()  # dormant stages woken in this process (for pipelines built later)
+_LOCK = threading.Lock()
+
+
+def wake(name: str) -> None:
+    """Bring the dormant stage ``name`` into every pipeline of the process, now and later.
+
+    Called by a feature the first time it is used (a context entered, a tag set): until
+    then its stage costs the hot path nothing.
+    """
+    if name in _AWAKE:
+        return
+    with _LOCK:
+        _AWAKE.add(name)
+        for pipeline in list(_PIPELINES):
+            pipeline._compile()
+
+
 class Pipeline:
     """Stages compiled at init; ``run`` is called only when the chosen tuple is non-empty."""
 
-    __slots__ = ("dropped", "hinted", "plain")
+    __slots__ = ("__weakref__", "_stages", "dropped", "hinted", "plain")
 
     def __init__(self, stages: Sequence[Stage] = ()) -> None:
-        self.plain: Tuple[Stage, ...] = tuple(s for s in stages if not s.needs_hint)
-        self.hinted: Tuple[Stage, ...] = tuple(stages)
+        self._stages = tuple(stages)
         self.dropped: collections.Counter[str] = collections.Counter()
+        with _LOCK:
+            self._compile()
+            _PIPELINES.add(self)
+
+    def _compile(self) -> None:
+        """Rebuild both tuples (under ``_LOCK``); readers see the old or the new one."""
+        live = tuple(s for s in self._stages if not s.dormant or s.name in _AWAKE)
+        self.hinted: Tuple[Stage, ...] = live
+        self.plain: Tuple[Stage, ...] = tuple(s for s in live if not s.needs_hint)
 
     def run(
         self, stages: Tuple[Stage, ...], message: Message, hint: Optional[Hint]
@@ -88,3 +128,11 @@ class Pipeline:
                 message._settle(EventDroppedError(f"dropped by {stage.name}", reason=stage.name))
                 return None
         return message
+
+
+def _new_lock_in_child() -> None:
+    global _LOCK
+    _LOCK = threading.Lock()  # a lock held at fork() stays held in the child
+
+
+after_fork_in_child(_new_lock_in_child)
