@@ -18,8 +18,8 @@ nothing from analytics_compat except the flag model and evaluator.
 
 from __future__ import annotations
 
-from ._app import RequestRecord
 from ._decoding import MAX_BODY_BYTES, MAX_DECODED_BYTES
+from ._messages import RequestRecord
 from ._server import DevServer, State, is_loopback_host
 from ._store import EventStore, IngestResult, default_db_path
 

@@ -1,9 +1,9 @@
-"""Routing and answering the devserver's endpoints, independent of the socket layer.
+"""The devserver's router: which path answers which methods, and the request log.
 
-Owns the URL map (which path answers which methods), the capture, inspection and page
-endpoints, and the in-memory log of requests. A route gets a parsed ``Request`` whose
-body has already been read within the limits, and returns a ``Response``; it never
-touches sockets. Flag endpoints are delegated to ``_flags``.
+Owns the URL map, dispatching a checked ``Request`` to its route family (capture,
+flags, inspection, page), turning a ``RequestError`` into its JSON answer, the
+request hooks and the in-memory log of answered requests. It never touches sockets
+and holds no endpoint logic of its own.
 
 Routes (a trailing slash is optional everywhere):
 
@@ -26,22 +26,18 @@ origin). An unknown path is 404, a known path with another method 405.
 from __future__ import annotations
 
 import collections
-import json
 import threading
-from typing import Any, Callable, Collection, Mapping, Optional
+from typing import Callable, Collection, Optional
 
-import attrs
-
-from . import _flags
-from ._decoding import decode_json_body
+from . import _capture, _inspect, _page
+from ._capture import CAPTURE_PATHS
 from ._errors import RequestError
-from ._ingest import parse_capture
-from ._page import PAGE_CSP, PAGE_HTML
+from ._flags import FlagsEndpoint
+from ._messages import Request, RequestRecord, Response
 from ._store import EventStore
 
-__all__ = ["App", "Request", "RequestRecord", "Response", "methods_for"]
+__all__ = ["App", "methods_for", "normalize_path"]
 
-CAPTURE_PATHS = frozenset({"/batch", "/capture", "/e", "/i/v0/e"})
 _GET = ("GET",)
 _POST = ("POST",)
 _ROUTES: dict[str, tuple[str, ...]] = {
@@ -54,8 +50,6 @@ _ROUTES: dict[str, tuple[str, ...]] = {
     "/": _GET,
     "/_health": _GET,
 }
-_DEFAULT_EVENTS_LIMIT = 100
-_MAX_EVENTS_LIMIT = 1000
 _LOG_SIZE = 10_000
 
 
@@ -69,93 +63,10 @@ def methods_for(path: str) -> Optional[tuple[str, ...]]:
     return _ROUTES.get(normalize_path(path))
 
 
-@attrs.frozen(kw_only=True)
-class Request:
-    """One HTTP request as the routes see it; ``path`` has no query string."""
-
-    method: str
-    path: str
-    query: Mapping[str, list[str]]
-    headers: Mapping[str, str]
-    body: bytes = b""
-
-    def header(self, name: str) -> Optional[str]:
-        """A header value by case-insensitive name."""
-        lowered = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == lowered:
-                return value
-        return None
-
-    def param(self, name: str) -> Optional[str]:
-        """The last value of a query parameter."""
-        values = self.query.get(name)
-        return values[-1] if values else None
-
-
-@attrs.frozen(kw_only=True)
-class Response:
-    """What a route answers; ``events``/``inserted`` are filled by capture routes."""
-
-    status: int
-    body: bytes = b""
-    content_type: str = "application/json"
-    headers: tuple[tuple[str, str], ...] = ()
-    events: Optional[int] = None
-    inserted: Optional[int] = None
-
-    @classmethod
-    def json(
-        cls, status: int, value: Any, *, headers: tuple[tuple[str, str], ...] = (), **kw: Any
-    ) -> Response:
-        """A JSON response."""
-        return cls(
-            status=status,
-            body=json.dumps(value, separators=(",", ":")).encode("utf-8"),
-            headers=headers,
-            **kw,
-        )
-
-    @classmethod
-    def error(cls, error: RequestError) -> Response:
-        """The JSON answer to a refused request."""
-        headers: tuple[tuple[str, str], ...] = ()
-        if error.status == 401:
-            headers = (("WWW-Authenticate", 'Bearer realm="analytics-compat devserver"'),)
-        return cls.json(error.status, error.body(), headers=headers)
-
-
-@attrs.frozen(kw_only=True)
-class RequestRecord:
-    """One answered request, as kept in ``DevServer.requests_log`` (no query, no body)."""
-
-    method: str
-    path: str
-    status: int
-    events: Optional[int] = None
-    inserted: Optional[int] = None
-    gzip: bool = False
-
-
-def _int_param(request: Request, name: str) -> Optional[int]:
-    raw = request.param(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise RequestError(400, "invalid_parameter", f"{name} must be an integer") from None
-
-
 class App:
     """Answers requests against one store, token set and flag definitions source."""
 
-    def __init__(
-        self,
-        store: EventStore,
-        tokens: Collection[str],
-        flags: _flags.FlagsEndpoint,
-    ) -> None:
+    def __init__(self, store: EventStore, tokens: Collection[str], flags: FlagsEndpoint) -> None:
         self.store = store
         self.tokens = tuple(tokens)
         self.flags = flags
@@ -199,46 +110,15 @@ class App:
         path = normalize_path(request.path)
         try:
             if path in CAPTURE_PATHS:
-                return self._capture(request, path)
+                return _capture.capture(request, path, self.store, self.tokens)
             if path in ("/flags", "/decide"):
                 return self.flags.evaluate(request, self.store, self.tokens, path)
             if path in ("/flags/definitions", "/api/feature_flag/local_evaluation"):
                 return self.flags.definitions(request, self.tokens)
             if path == "/api/events":
-                return self._events(request)
+                return _inspect.events(request, self.store)
             if path == "/_health":
-                return Response.json(200, {"status": "ok"})
-            return Response(
-                status=200,
-                body=PAGE_HTML.encode("utf-8"),
-                content_type="text/html; charset=utf-8",
-                headers=(("Content-Security-Policy", PAGE_CSP),),
-            )
+                return _inspect.health()
+            return _page.page(request, self.store)
         except RequestError as error:
             return Response.error(error)
-
-    def _capture(self, request: Request, path: str) -> Response:
-        payload = decode_json_body(
-            request.body,
-            content_encoding=request.header("Content-Encoding"),
-            content_type=request.header("Content-Type"),
-            query=request.query,
-        )
-        capture = parse_capture(payload, self.tokens)
-        result = self.store.ingest(capture, path=path + "/")
-        return Response.json(200, {"status": 1}, events=result.received, inserted=result.inserted)
-
-    def _events(self, request: Request) -> Response:
-        limit = _int_param(request, "limit")
-        limit = _DEFAULT_EVENTS_LIMIT if limit is None else max(0, min(limit, _MAX_EVENTS_LIMIT))
-        order = (request.param("order") or "desc").lower()
-        if order not in ("asc", "desc"):
-            raise RequestError(400, "invalid_parameter", "order must be asc or desc")
-        events = self.store.events(
-            request.param("event") or None,
-            request.param("distinct_id") or None,
-            after=_int_param(request, "after"),
-            limit=limit,
-            newest_first=order == "desc",
-        )
-        return Response.json(200, events)

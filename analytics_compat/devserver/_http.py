@@ -19,9 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
-from ._app import App, Request, Response, methods_for
+from ._app import App, methods_for
 from ._decoding import MAX_BODY_BYTES
 from ._errors import RequestError
+from ._messages import Request, Response
 
 __all__ = ["DevHTTPServer"]
 
@@ -170,7 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
             method=method,
             path=path,
             query=parse_qs(query, keep_blank_values=True),
-            headers=dict(self.headers.items()),
+            headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
         )
         return self.server.app.handle(request)

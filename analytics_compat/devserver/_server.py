@@ -14,9 +14,10 @@ import threading
 from types import TracebackType
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
-from ._app import App, RequestRecord
+from ._app import App
 from ._flags import FlagsEndpoint
 from ._http import DevHTTPServer
+from ._messages import RequestRecord
 from ._store import MEMORY, EventStore
 
 __all__ = ["DevServer", "State", "is_loopback_host"]

@@ -1,0 +1,142 @@
+"""``analytics-compat serve``: run the local PostHog-compatible devserver in the foreground.
+
+Owns the command's options, the start-up banner, request logging to stderr while it
+runs, and stopping cleanly on Ctrl-C / SIGTERM. It never prints a personal API key.
+It knows nothing about how the server works inside: it uses ``DevServer``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+from types import FrameType
+from typing import Any, Optional, TextIO
+
+from analytics_compat.devserver import DevServer, default_db_path, is_loopback_host
+
+__all__ = ["DEFAULT_PORT", "DEFAULT_URL", "PERSONAL_API_KEY_ENV", "add_parser", "run"]
+
+DEFAULT_PORT = 8010
+DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+PERSONAL_API_KEY_ENV = "ANALYTICS_COMPAT_PERSONAL_API_KEY"
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register ``serve`` and its options."""
+    serve: argparse.ArgumentParser = sub.add_parser(
+        "serve",
+        help="run the local PostHog-compatible server",
+        description="Accept events from PostHog SDKs, store them in SQLite, serve flags "
+        "and a live events page at /. Stop with Ctrl-C.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="port (default: %(default)s; 0: any free)"
+    )
+    serve.add_argument(
+        "--db", metavar="PATH", help=f"SQLite file (default: {default_db_path()}; ':memory:')"
+    )
+    serve.add_argument(
+        "--token",
+        action="append",
+        metavar="TOKEN",
+        help="project token to accept; repeatable (default: phc_dev)",
+    )
+    serve.add_argument("--flags", metavar="FILE", help="flag definitions JSON (local-eval format)")
+    serve.add_argument(
+        "--personal-api-key",
+        metavar="KEY",
+        default=os.environ.get(PERSONAL_API_KEY_ENV),
+        help=f"key required as Bearer for flag definitions (default: ${PERSONAL_API_KEY_ENV}; "
+        "unset: any key is accepted)",
+    )
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow binding a non-loopback address (no TLS, events readable without a key)",
+    )
+    serve.add_argument("--quiet", action="store_true", help="do not log each request")
+    return serve
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Serve until interrupted; returns the exit status."""
+    if not is_loopback_host(args.host) and not args.allow_remote:
+        err.write(
+            f"refusing to bind {args.host}: it is not a loopback address. The devserver has "
+            "no TLS and shows every event to anyone who can reach it; pass --allow-remote "
+            "if you mean it.\n"
+        )
+        return 2
+    log = logging.getLogger("analytics_compat.devserver")
+    log_handler: Optional[logging.Handler] = None
+    previous_level = log.level
+    if not args.quiet:
+        log_handler = logging.StreamHandler(err)
+        log_handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        log.addHandler(log_handler)
+        log.setLevel(logging.INFO)
+    try:
+        return _run_server(args, out, err)
+    finally:
+        if log_handler is not None:
+            log.removeHandler(log_handler)
+            log.setLevel(previous_level)
+
+
+def _run_server(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    tokens = args.token or ["phc_dev"]
+    db = args.db or str(default_db_path())
+    try:
+        server = DevServer(
+            host=args.host,
+            port=args.port,
+            db_path=db,
+            tokens=tokens,
+            flags_file=args.flags,
+            personal_api_key=args.personal_api_key,
+            allow_remote=True,
+        ).start()
+    except (OSError, ValueError) as error:
+        err.write(f"cannot start the devserver: {error}\n")
+        return 1
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: Optional[FrameType]) -> None:
+        stop.set()
+
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        signums: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
+        for signum in signums:
+            previous[signum] = signal.signal(signum, _on_signal)
+    try:
+        url = server.url
+        n = len(tokens)
+        if not is_loopback_host(args.host):
+            err.write(
+                f"WARNING: listening on {args.host}, reachable from other machines: no TLS, "
+                "and the events page and /api/events need no credentials.\n"
+            )
+        out.write(
+            f"analytics-compat devserver listening on {url}\n"
+            f"  live events  {url}/\n"
+            f"  capture      {url}/batch/  ({n} project token{'s' if n != 1 else ''} accepted)\n"
+            f"  flags        {args.flags or 'none (empty definitions)'}; definitions need "
+            f"{'the configured' if args.personal_api_key else 'any'} personal API key\n"
+            f"  database     {db}\n"
+            "Press Ctrl-C to stop.\n"
+        )
+        out.flush()
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for signum, handler_ in previous.items():
+            signal.signal(signum, handler_)
+        server.stop()
+    out.write("stopped\n")
+    out.flush()
+    return 0
