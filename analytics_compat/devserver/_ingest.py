@@ -12,13 +12,15 @@ every event (``api_key`` / ``token`` / ``properties.token``), which must then ag
 A missing or unknown token is 401; any malformed event fails the whole request (400),
 so a request is stored completely or not at all. The token is removed from stored
 properties. An event's ``timestamp`` is stored as sent (normalised to UTC), without
-PostHog's ``sent_at`` clock-skew correction; with no usable timestamp it is the
-arrival time minus ``offset`` ms, if given. It knows nothing about HTTP, SQLite or
+PostHog's ``sent_at`` clock-skew correction; with no usable timestamp (missing,
+unparseable, or out of range once in UTC) it is the arrival time minus ``offset`` ms,
+if that is representable, else the arrival time. It knows nothing about HTTP, SQLite or
 persons.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import uuid as uuid_module
 from datetime import datetime, timedelta, timezone
@@ -70,7 +72,11 @@ def _parse_time(value: Any) -> Optional[datetime]:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment
+    try:
+        # 9999-12-31T23:59-05:00 parses, but is past datetime's range once in UTC
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        return None
 
 
 def check_token(token: Optional[str], tokens: Collection[str]) -> str:
@@ -148,10 +154,11 @@ def _event(
     moment = _parse_time(raw.get("timestamp"))
     if moment is None:
         offset = raw.get("offset")
+        moment = received
         if isinstance(offset, (int, float)) and not isinstance(offset, bool) and offset >= 0:
-            moment = received - timedelta(milliseconds=offset)
-        else:
-            moment = received
+            # an offset reaching past year 1 is no usable time: keep the arrival time
+            with contextlib.suppress(OverflowError):
+                moment = received - timedelta(milliseconds=offset)
     event_sent_at = raw.get("sent_at") if isinstance(raw.get("sent_at"), str) else sent_at
     return CapturedEvent(
         uuid=event_uuid,

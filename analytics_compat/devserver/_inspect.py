@@ -10,6 +10,7 @@ It knows nothing about sockets, CORS, capture or flags.
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from ._errors import RequestError
@@ -22,14 +23,21 @@ DEFAULT_EVENTS_LIMIT = 100
 MAX_EVENTS_LIMIT = 1000
 
 
+# What SQLite's INTEGER holds; int() alone would also take "+5", "1_0" and " 7 ".
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
+_SQLITE_MIN, _SQLITE_MAX = -(2**63), 2**63 - 1
+
+
 def _int_param(request: Request, name: str) -> Optional[int]:
     raw = request.param(name)
     if raw is None or raw == "":
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise RequestError(400, "invalid_parameter", f"{name} must be an integer") from None
+    value = int(raw) if _INTEGER.fullmatch(raw) else None
+    if value is None or not _SQLITE_MIN <= value <= _SQLITE_MAX:
+        raise RequestError(
+            400, "invalid_parameter", f"{name} must be an integer between -2^63 and 2^63-1"
+        )
+    return value
 
 
 def events(request: Request, store: EventStore) -> Response:

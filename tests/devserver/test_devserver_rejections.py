@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import socket
 import time
@@ -166,3 +167,25 @@ def test_inflate_accepts_concatenated_members_up_to_the_cap() -> None:
     with pytest.raises(RequestError) as raised:
         inflate(data, 7)
     assert raised.value.status == 413
+
+
+def test_inflate_gives_up_when_its_time_budget_is_spent_by_the_injected_clock() -> None:
+    # stored (level 0) so the input spans several 64 KiB slices, one clock tick each
+    data = gzip.compress(bytes(range(256)) * 2048, compresslevel=0)
+    ticks = itertools.count()
+    with pytest.raises(RequestError) as raised:
+        inflate(data, max_seconds=3, clock=lambda: float(next(ticks)))
+    assert raised.value.status == 413
+    assert "took over 3 s" in raised.value.detail
+    assert inflate(data) == bytes(range(256)) * 2048
+
+
+def test_inflate_counts_members_and_accepts_nul_padding_after_the_last() -> None:
+    member = gzip.compress(b"{}")
+    assert inflate(member * 3 + b"\0" * 100, max_members=3) == b"{}" * 3
+    with pytest.raises(RequestError) as raised:
+        inflate(member * 4, max_members=3)
+    assert (raised.value.status, raised.value.code) == (400, "too_many_gzip_members")
+    with pytest.raises(RequestError) as raised:
+        inflate(member + b"\0\0garbage")
+    assert raised.value.code == "invalid_gzip"
