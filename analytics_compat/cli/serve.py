@@ -98,7 +98,7 @@ def _run_server(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             tokens=tokens,
             flags_file=args.flags,
             personal_api_key=args.personal_api_key,
-            allow_remote=True,
+            allow_remote=args.allow_remote,
         ).start()
     except (OSError, ValueError) as error:
         err.write(f"cannot start the devserver: {error}\n")

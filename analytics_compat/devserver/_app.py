@@ -19,8 +19,10 @@ path                                        methods    answer
 /_health                                    GET        ``{"status": "ok"}``
 ==========================================  =========  =====================================
 
-Every known path also answers ``OPTIONS`` (CORS preflight, for posthog-js on another
-origin). An unknown path is 404, a known path with another method 405.
+Every known path also answers ``OPTIONS`` (a CORS preflight: granted for the browser
+SDK endpoints only). An unknown path is 404, a known path with another method 405.
+Which origins may use a route is its ``Access`` (see ``_security``): capture,
+``/flags`` and ``/decide`` are ``BROWSER_SDK``, everything else ``SAME_ORIGIN``.
 """
 
 from __future__ import annotations
@@ -29,26 +31,38 @@ import collections
 import threading
 from typing import Callable, Collection, Optional
 
+import attrs
+
 from . import _capture, _inspect, _page
 from ._capture import CAPTURE_PATHS
 from ._errors import RequestError
 from ._flags import FlagsEndpoint
 from ._messages import Request, RequestRecord, Response
+from ._security import Access, HostPolicy
 from ._store import EventStore
 
-__all__ = ["App", "methods_for", "normalize_path"]
+__all__ = ["App", "Route", "normalize_path", "route_for"]
 
-_GET = ("GET",)
-_POST = ("POST",)
-_ROUTES: dict[str, tuple[str, ...]] = {
-    **{path: _POST for path in CAPTURE_PATHS},
-    "/flags": _POST,
-    "/decide": _POST,
-    "/flags/definitions": _GET,
-    "/api/feature_flag/local_evaluation": _GET,
-    "/api/events": _GET,
-    "/": _GET,
-    "/_health": _GET,
+
+@attrs.frozen
+class Route:
+    """The methods a path answers (besides OPTIONS) and who may call it from a browser."""
+
+    methods: tuple[str, ...]
+    access: Access
+
+
+_SDK_POST = Route(("POST",), Access.BROWSER_SDK)
+_READ = Route(("GET",), Access.SAME_ORIGIN)
+_ROUTES: dict[str, Route] = {
+    **{path: _SDK_POST for path in CAPTURE_PATHS},
+    "/flags": _SDK_POST,
+    "/decide": _SDK_POST,
+    "/flags/definitions": _READ,
+    "/api/feature_flag/local_evaluation": _READ,
+    "/api/events": _READ,
+    "/": _READ,
+    "/_health": _READ,
 }
 _LOG_SIZE = 10_000
 
@@ -58,18 +72,25 @@ def normalize_path(path: str) -> str:
     return path.rstrip("/") or "/"
 
 
-def methods_for(path: str) -> Optional[tuple[str, ...]]:
-    """The methods a path answers (besides OPTIONS), or None for an unknown path."""
+def route_for(path: str) -> Optional[Route]:
+    """The route of a path, or None for an unknown path."""
     return _ROUTES.get(normalize_path(path))
 
 
 class App:
     """Answers requests against one store, token set and flag definitions source."""
 
-    def __init__(self, store: EventStore, tokens: Collection[str], flags: FlagsEndpoint) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        tokens: Collection[str],
+        flags: FlagsEndpoint,
+        host_policy: HostPolicy,
+    ) -> None:
         self.store = store
         self.tokens = tuple(tokens)
         self.flags = flags
+        self.host_policy = host_policy
         self._log: collections.deque[RequestRecord] = collections.deque(maxlen=_LOG_SIZE)
         self._log_lock = threading.Lock()
         self._hooks: list[Callable[[str, str], None]] = []

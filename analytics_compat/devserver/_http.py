@@ -3,8 +3,9 @@
 Owns reading requests: framing checked by ``_framing`` for every method before
 anything past the headers is read (a refusal closes the connection), a body on a
 GET refused rather than left to be parsed as the next request, the body limit
-(``Content-Length`` over ``MAX_BODY_BYTES`` is answered 413 unread), 404/405/OPTIONS,
-CORS headers, writing responses, keep-alive, access logging without query strings
+(``Content-Length`` over ``MAX_BODY_BYTES`` is answered 413 unread), the ``Host`` and
+same-origin checks and CORS headers of ``_security`` per route, 404/405/OPTIONS,
+writing responses, keep-alive, access logging without query strings
 (a project token may travel in one), and tracking open connections so that
 ``stop()`` can close them and return promptly.
 
@@ -21,11 +22,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
-from ._app import App, methods_for
+from ._app import App, route_for
 from ._decoding import MAX_BODY_BYTES
 from ._errors import RequestError
 from ._framing import check_framing
 from ._messages import Request, Response
+from ._security import Access, check_same_origin, cors_headers
 
 __all__ = ["DevHTTPServer"]
 
@@ -35,11 +37,6 @@ logger = logging.getLogger("analytics_compat.devserver")
 #: (instead of a reset connection); anything larger is answered and the connection shut.
 _DRAIN_LIMIT = 4 * MAX_BODY_BYTES
 _IDLE_TIMEOUT_S = 30.0
-_CORS_HEADERS = (
-    ("Access-Control-Allow-Origin", "*"),
-    ("Access-Control-Allow-Headers", "Content-Type, Content-Encoding, Authorization"),
-    ("Access-Control-Max-Age", "600"),
-)
 
 
 class DevHTTPServer(ThreadingHTTPServer):
@@ -102,6 +99,8 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     # the checked headers of the request being answered (empty until framing passed)
     _headers: dict[str, str] = {}
+    # the cross-origin policy of the route being answered (None: unknown path)
+    _access: Optional[Access] = None
 
     # BaseHTTPRequestHandler writes every request line to stderr, query string included.
     def log_message(self, format: str, *args: Any) -> None:
@@ -124,6 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = split.path or "/"
         app = self.server.app
         self._headers = {}
+        self._access = None
         try:
             app.run_hooks(method, path)
             response = self._route(method, path, split.query)
@@ -162,16 +162,30 @@ class _Handler(BaseHTTPRequestHandler):
         except RequestError as error:
             return self._refuse(error)
         self._headers = framing.headers
-        allowed = methods_for(path)
-        if allowed is None:
+        try:
+            self.server.app.host_policy.check(
+                framing.headers.get("host"), http_11=self.request_version != "HTTP/1.0"
+            )
+        except RequestError as error:
+            return self._refuse(error)
+        route = route_for(path)
+        if route is None:
             self._skip_body(framing.length)
             return Response.json(404, {"type": "not_found", "detail": "no such endpoint"})
+        if route.access is Access.SAME_ORIGIN:
+            try:
+                check_same_origin(framing.headers)
+            except RequestError as error:
+                return self._refuse(error)
+        self._access = route.access
+        allowed = route.methods
         if method == "OPTIONS":
             self._skip_body(framing.length)
             methods = ", ".join((*allowed, "OPTIONS"))
-            return Response(
-                status=204, headers=(("Allow", methods), ("Access-Control-Allow-Methods", methods))
-            )
+            headers = [("Allow", methods)]
+            if route.access is Access.BROWSER_SDK:
+                headers.append(("Access-Control-Allow-Methods", methods))
+            return Response(status=204, headers=tuple(headers))
         if method not in allowed:
             self._skip_body(framing.length)
             return Response.json(
@@ -234,7 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", response.content_type)
             self.send_header("Content-Length", str(len(response.body)))
             self.send_header("X-Content-Type-Options", "nosniff")
-            for name, value in _CORS_HEADERS:
+            for name, value in cors_headers(self._access):
                 self.send_header(name, value)
             for name, value in response.headers:
                 self.send_header(name, value)

@@ -16,7 +16,8 @@ __all__ = ["PAGE_CSP", "PAGE_HTML"]
 #: Content-Security-Policy sent with the page: nothing is loaded from elsewhere.
 PAGE_CSP = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
 )
 
 PAGE_HTML = """<!doctype html>
