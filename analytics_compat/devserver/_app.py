@@ -140,6 +140,6 @@ class App:
                 return _inspect.events(request, self.store)
             if path == "/_health":
                 return _inspect.health()
-            return _page.page(request, self.store)
+            return _page.page(request, self.store, self.tokens)
         except RequestError as error:
             return Response.error(error)

@@ -1,9 +1,13 @@
 """The live events page's document: markup, style and script, as one template.
 
-Owns what the browser runs. The script polls ``/api/events`` (newest first,
-``after=<seq>`` for what is new) every ``?poll_ms=`` milliseconds (default 1000),
-prepends new events, and filters by event name and distinct id (inputs, also
-pre-filled from ``?event=`` / ``?distinct_id=``). Event data is only ever written with
+Owns what the browser runs. The server fills the ``%%NAME%%`` slots (``_page``): the
+newest rows, already escaped, and ``data-cursor``, the ``seq`` of the newest of them.
+From there the script polls ``/api/events?order=asc&after=<cursor>`` every
+``?poll_ms=`` milliseconds (default 1000), a page at a time and at once again while
+pages come back full, so every stored event is drawn, in order, however fast they
+arrive. It keeps the newest ``?max_rows=`` rows (default ``MAX_ROWS``) and says how
+many it removed. It filters by event name and distinct id (inputs, also pre-filled
+from ``?event=`` / ``?distinct_id=``). Event data is only ever written with
 ``textContent``, never as HTML. No external assets: it works offline.
 
 It knows nothing about the server beyond the ``/api/events`` JSON shape.
@@ -11,7 +15,22 @@ It knows nothing about the server beyond the ``/api/events`` JSON shape.
 
 from __future__ import annotations
 
-__all__ = ["PAGE_CSP", "PAGE_HTML"]
+__all__ = ["INITIAL_ROWS", "MAX_ROWS", "NOTABLE_KEYS", "PAGE_CSP", "PAGE_HTML"]
+
+#: Rows drawn by the server on the first load (and fetched again after a filter change).
+INITIAL_ROWS = 100
+#: Rows the page keeps by default (``?max_rows=`` changes it).
+MAX_ROWS = 5000
+#: ``$``-properties worth a glance in the summary; other ``$``-keys stay in the JSON.
+NOTABLE_KEYS = (
+    "$set",
+    "$set_once",
+    "$anon_distinct_id",
+    "$group_type",
+    "$group_key",
+    "$group_set",
+    "$current_url",
+)
 
 #: Content-Security-Policy sent with the page: nothing is loaded from elsewhere.
 PAGE_CSP = (
@@ -62,7 +81,7 @@ PAGE_HTML = """<!doctype html>
   .total { color: var(--muted); font-size: 12px; white-space: nowrap; }
   .props pre { margin: 6px 0 0; padding: 8px; background: #f1f5f9; border-radius: 6px;
                font-size: 12px; white-space: pre-wrap; max-height: 320px; overflow: auto; }
-  #empty { padding: 32px 16px; color: var(--muted); }
+  #empty, #trimmed { padding: 32px 16px; color: var(--muted); }
 </style>
 </head>
 <body>
@@ -72,29 +91,38 @@ PAGE_HTML = """<!doctype html>
   <label>distinct id
     <input id="f-distinct" type="text" placeholder="any distinct id" autocomplete="off"></label>
   <label><input id="f-pause" type="checkbox"> pause</label>
-  <span id="status">connecting&hellip;</span>
+  <span id="status">%%STATUS%%</span>
 </header>
 <table>
   <colgroup><col class="time"><col class="event"><col class="who"><col></colgroup>
   <thead><tr><th>time</th><th>event</th><th>distinct id</th><th>properties</th></tr></thead>
-  <tbody id="rows"></tbody>
+  <tbody id="rows" data-cursor="%%CURSOR%%">%%ROWS%%</tbody>
 </table>
-<div id="empty">No events yet. Send some to <code>/batch/</code>.</div>
+<div id="trimmed" style="display:none"></div>
+<div id="empty"%%EMPTY_STYLE%%>No events yet. Send some to <code>/batch/</code> with the project
+token %%TOKENS%%.</div>
 <script>
 (function () {
   "use strict";
   var params = new URLSearchParams(location.search);
   var pollMs = Math.max(50, parseInt(params.get("poll_ms") || "1000", 10) || 1000);
-  var MAX_ROWS = 500;
+  // Rows kept on the page; older ones are removed from the bottom (every event still
+  // passes through, in order: "shown" counts them).
+  var maxRows = Math.max(1, parseInt(params.get("max_rows") || "%%MAX_ROWS%%", 10) || %%MAX_ROWS%%);
+  var INITIAL = %%INITIAL%%, PAGE = %%PAGE%%;
   var rows = document.getElementById("rows");
   var empty = document.getElementById("empty");
+  var trimmed = document.getElementById("trimmed");
   var status = document.getElementById("status");
   var fEvent = document.getElementById("f-event");
   var fDistinct = document.getElementById("f-distinct");
   var fPause = document.getElementById("f-pause");
   fEvent.value = params.get("event") || "";
   fDistinct.value = params.get("distinct_id") || "";
-  var cursor = null, generation = 0, timer = null, shown = 0;
+  // The server drew the newest rows already; poll for what came after them.
+  var cursor = rows.getAttribute("data-cursor") === "" ? null :
+    parseInt(rows.getAttribute("data-cursor"), 10);
+  var generation = 0, timer = null, shown = rows.children.length, dropped = 0;
 
   function setStatus(kind, text) { status.className = kind; status.textContent = text; }
 
@@ -108,8 +136,7 @@ PAGE_HTML = """<!doctype html>
   }
 
   // $-keys worth a glance; other $-keys (library, OS, ...) stay in the expanded JSON.
-  var NOTABLE = ["$set", "$set_once", "$anon_distinct_id", "$group_type", "$group_key",
-                 "$group_set", "$current_url"];
+  var NOTABLE = %%NOTABLE%%;
 
   function summary(into, props) {
     props = props || {};
@@ -149,6 +176,7 @@ PAGE_HTML = """<!doctype html>
     tr.className = "event-row" + (fresh ? " fresh" : "");
     tr.setAttribute("data-uuid", ev.uuid);
     tr.setAttribute("data-event", ev.event);
+    tr.setAttribute("data-seq", String(ev.seq));
     cell(tr, "time", timeText(ev.timestamp), "timestamp " + ev.timestamp +
       "\\nreceived " + ev.received_at);
     cell(tr, "event", ev.event);
@@ -157,58 +185,82 @@ PAGE_HTML = """<!doctype html>
     var details = document.createElement("details");
     var sum = document.createElement("summary");
     summary(sum, ev.properties);
-    var pre = document.createElement("pre");
-    pre.textContent = JSON.stringify(ev.properties, null, 2);
     details.appendChild(sum);
-    details.appendChild(pre);
+    // the full JSON is built when opened: thousands of rows stay light
+    details.addEventListener("toggle", function () {
+      if (!details.open || details.querySelector("pre")) { return; }
+      var pre = document.createElement("pre");
+      pre.textContent = JSON.stringify(ev.properties, null, 2);
+      details.appendChild(pre);
+    });
     td.appendChild(details);
     return tr;
   }
 
-  function url() {
+  // events newest first, all newer than what is shown
+  function prepend(events, fresh) {
+    var frag = document.createDocumentFragment();
+    events.forEach(function (ev) { frag.appendChild(render(ev, fresh)); });
+    rows.insertBefore(frag, rows.firstChild);
+    shown += events.length;
+    while (rows.children.length > maxRows) { rows.removeChild(rows.lastChild); dropped += 1; }
+    empty.style.display = rows.children.length ? "none" : "block";
+    trimmed.style.display = dropped ? "block" : "none";
+    trimmed.textContent = dropped ? "The " + dropped + " oldest of " + shown + " events " +
+      "were removed from this page (?max_rows=" + maxRows + "); /api/events has them all." : "";
+  }
+
+  function url(newest) {
     var q = new URLSearchParams();
-    q.set("limit", "200");
-    if (cursor !== null) { q.set("after", String(cursor)); }
+    if (newest) {
+      q.set("limit", String(INITIAL));
+    } else {
+      q.set("limit", String(PAGE));
+      q.set("order", "asc");
+      q.set("after", String(cursor));
+    }
     if (fEvent.value.trim()) { q.set("event", fEvent.value.trim()); }
     if (fDistinct.value.trim()) { q.set("distinct_id", fDistinct.value.trim()); }
     return "/api/events?" + q.toString();
   }
 
-  function schedule() { clearTimeout(timer); timer = setTimeout(poll, pollMs); }
+  function schedule(delay) { clearTimeout(timer); timer = setTimeout(poll, delay); }
 
+  // Ascending from the cursor, a page at a time: a burst larger than a page is read
+  // page after page at once, never skipped.
   function poll() {
-    if (fPause.checked) { setStatus("paused", "paused"); schedule(); return; }
-    var mine = generation, first = cursor === null;
-    fetch(url(), { cache: "no-store" }).then(function (res) {
+    if (fPause.checked) { setStatus("paused", "paused"); schedule(pollMs); return; }
+    var mine = generation, newest = cursor === null, more = false;
+    fetch(url(newest), { cache: "no-store" }).then(function (res) {
       if (!res.ok) { throw new Error("HTTP " + res.status); }
       return res.json();
     }).then(function (events) {
       if (mine !== generation) { return; }
-      var frag = document.createDocumentFragment();
-      events.forEach(function (ev) {
-        frag.appendChild(render(ev, !first));
-        if (cursor === null || ev.seq > cursor) { cursor = ev.seq; }
-      });
-      if (cursor === null) { cursor = 0; }
-      rows.insertBefore(frag, rows.firstChild);
-      shown += events.length;
-      while (rows.children.length > MAX_ROWS) { rows.removeChild(rows.lastChild); }
-      empty.style.display = rows.children.length ? "none" : "block";
+      if (newest) {
+        cursor = events.length ? events[0].seq : 0;
+        prepend(events, false);
+      } else if (events.length) {
+        cursor = events[events.length - 1].seq;
+        more = events.length === PAGE;
+        prepend(events.slice().reverse(), true);
+      }
       setStatus("live", "live \\u00b7 " + shown + " shown \\u00b7 every " + pollMs + " ms");
     }).catch(function (err) {
       if (mine === generation) {
         setStatus("error", "server unreachable, retrying (" + err.message + ")");
       }
-    }).then(function () { if (mine === generation) { schedule(); } });
+    }).then(function () { if (mine === generation) { schedule(more ? 0 : pollMs); } });
   }
 
   function restart() {
-    generation += 1; cursor = null; shown = 0;
+    generation += 1; cursor = null; shown = 0; dropped = 0;
     while (rows.firstChild) { rows.removeChild(rows.firstChild); }
-    clearTimeout(timer);
-    timer = setTimeout(poll, 0);
+    schedule(0);
   }
 
+  Array.prototype.forEach.call(rows.querySelectorAll("td.time[data-ts]"), function (td) {
+    td.textContent = timeText(td.getAttribute("data-ts"));
+  });
   var debounce = null;
   function onFilter() { clearTimeout(debounce); debounce = setTimeout(restart, 250); }
   fEvent.addEventListener("input", onFilter);
