@@ -2,8 +2,9 @@
 
 Owns reading events from a running devserver (``--url``, through ``/api/events``) or
 straight from its database file (``--db``, read-only), oldest first, and printing
-them as text for a person or as ``--json`` lines. It knows nothing about how the
-server stores or answers events beyond that JSON shape.
+them as text for a person (control characters escaped by ``_terminal``, so an event
+cannot steer the terminal) or as ``--json`` lines (exact JSON, ASCII-only). It knows
+nothing about how the server stores or answers events beyond that JSON shape.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import requests
 
 from analytics_compat.devserver import EventStore
 
+from ._terminal import printable
 from .serve import DEFAULT_URL
 
 __all__ = ["add_parser", "run"]
@@ -83,10 +85,11 @@ def _local_time(stamp: str) -> str:
 
 
 def _format(event: dict[str, Any]) -> str:
-    return (
-        f"{_local_time(event.get('timestamp', ''))}  {event.get('event', ''):<22}  "
-        f"{event.get('distinct_id', ''):<20}  {_key_properties(event)}".rstrip()
-    )
+    # escaped before padding, so a hostile name cannot rewrite the screen or the title
+    name = printable(str(event.get("event", "")))
+    who = printable(str(event.get("distinct_id", "")))
+    when = printable(_local_time(event.get("timestamp", "")))
+    return f"{when}  {name:<22}  {who:<20}  {printable(_key_properties(event))}".rstrip()
 
 
 Fetch = Callable[[Optional[int], int, bool], list[dict[str, Any]]]

@@ -1,7 +1,8 @@
 """``analytics-compat serve``: run the local PostHog-compatible devserver in the foreground.
 
 Owns the command's options, the start-up banner, request logging to stderr while it
-runs, and stopping cleanly on Ctrl-C / SIGTERM. It never prints a personal API key.
+runs (control characters a client put in a path escaped), and stopping cleanly on
+Ctrl-C / SIGTERM. It never prints a personal API key.
 It knows nothing about how the server works inside: it uses ``DevServer``.
 """
 
@@ -16,6 +17,8 @@ from types import FrameType
 from typing import Any, Optional, TextIO
 
 from analytics_compat.devserver import DevServer, default_db_path, is_loopback_host
+
+from ._terminal import printable_lines
 
 __all__ = ["DEFAULT_PORT", "DEFAULT_URL", "PERSONAL_API_KEY_ENV", "add_parser", "run"]
 
@@ -62,6 +65,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return serve
 
 
+class _PrintableFormatter(logging.Formatter):
+    """Request lines come from the network: a path may carry ESC or BEL."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable_lines(super().format(record))
+
+
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Serve until interrupted; returns the exit status."""
     if not is_loopback_host(args.host) and not args.allow_remote:
@@ -76,7 +86,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     previous_level = log.level
     if not args.quiet:
         log_handler = logging.StreamHandler(err)
-        log_handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        log_handler.setFormatter(_PrintableFormatter("%(asctime)s %(message)s", "%H:%M:%S"))
         log.addHandler(log_handler)
         log.setLevel(logging.INFO)
     try:

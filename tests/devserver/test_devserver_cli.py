@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -157,3 +158,58 @@ def test_events_follow_prints_new_events_as_they_arrive(tmp_path: Path) -> None:
             follower.send_signal(signal.SIGINT)
             follower.communicate(timeout=10)
     assert follower.returncode == 0
+
+
+HOSTILE = {
+    "event": "\x1b]0;pwned\x07title",  # OSC: sets the terminal's title
+    "distinct_id": "\x1b[2J\x1b[H\x9b31m",  # clear screen, home, C1 CSI
+    "properties": {"note": "safe\u202eevil\rover\nline\tx", "\x1b[8mkey": 1},
+}
+STEERING = ("\x1b", "\x07", "\x9b", "\u202e", "\r", "\t")
+
+
+def _store_hostile(server: DevServer, token: str) -> None:
+    body = {"api_key": token, "batch": [HOSTILE]}
+    with requests.Session() as http:
+        assert http.post(server.url + "/batch/", json=body, timeout=10).status_code == 200
+
+
+def test_events_escapes_control_characters_and_json_stays_exact(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "hostile.sqlite3"
+    with DevServer(db_path=db, tokens=("phc_h",)) as server:
+        _store_hostile(server, "phc_h")
+        assert main(["events", "--url", server.url]) == 0
+        text = capsys.readouterr().out
+        assert main(["events", "--url", server.url, "--json"]) == 0
+        as_json = capsys.readouterr().out
+    assert main(["events", "--db", str(db)]) == 0
+    from_db = capsys.readouterr().out
+    for out in (text, from_db):
+        assert not [c for c in STEERING if c in out], repr(out)
+        assert out.count("\n") == 1, "one event, one line"
+        assert "\\x1b]0;pwned\\x07title" in out
+        assert "\\x1b[2J\\x1b[H\\x9b31m" in out
+        assert "note=safe\\u202eevil\\x0dover\\x0aline\\x09x" in out
+    (line,) = as_json.splitlines()
+    assert line.isascii() and "\x1b" not in line
+    event = json.loads(line)
+    assert (event["event"], event["distinct_id"]) == (HOSTILE["event"], HOSTILE["distinct_id"])
+    assert event["properties"] == HOSTILE["properties"]
+
+
+@pytest.mark.timeout(60)
+def test_serve_escapes_control_characters_a_client_put_in_a_path(
+    served: tuple[subprocess.Popen[str], str, Path],
+) -> None:
+    process, url, _ = served
+    port = int(url.rsplit(":", 1)[1])
+    request = f"GET /\x1b]0;pwned\x07/\x1b[2J HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request.encode("latin-1"))
+        assert sock.recv(65536).startswith(b"HTTP/1.1 404")
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=15)
+    assert "GET /\\x1b]0;pwned\\x07/\\x1b[2J -> 404" in err
+    assert "\x1b" not in err and "\x07" not in err
