@@ -2,7 +2,9 @@
 
 Owns the command's options, the start-up banner, request logging to stderr while it
 runs (control characters a client put in a path escaped), and stopping cleanly on
-Ctrl-C / SIGTERM. It never prints a personal API key.
+Ctrl-C / SIGTERM. The banner and ``--help`` name the accepted project tokens and the
+exact ``secret``/``host`` to paste (dev tokens, meant to be copied); it never prints
+a personal API key.
 It knows nothing about how the server works inside: it uses ``DevServer``.
 """
 
@@ -20,11 +22,37 @@ from analytics_compat.devserver import DevServer, default_db_path, is_loopback_h
 
 from ._terminal import printable_lines
 
-__all__ = ["DEFAULT_PORT", "DEFAULT_URL", "PERSONAL_API_KEY_ENV", "add_parser", "run"]
+__all__ = [
+    "DEFAULT_PORT",
+    "DEFAULT_TOKEN",
+    "DEFAULT_URL",
+    "PERSONAL_API_KEY_ENV",
+    "add_parser",
+    "banner",
+    "run",
+]
 
 DEFAULT_PORT = 8010
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+DEFAULT_TOKEN = "phc_dev"
 PERSONAL_API_KEY_ENV = "ANALYTICS_COMPAT_PERSONAL_API_KEY"
+
+_EPILOG = f"""\
+The server accepts only its project token(s): {DEFAULT_TOKEN} unless --token says
+otherwise. Any other token is answered 401 (the answer names the accepted ones).
+Point a client at it with exactly:
+
+  analytics-compat  Client({{"secret": "{DEFAULT_TOKEN}", "host": "{DEFAULT_URL}"}})
+  posthog-python    Posthog("{DEFAULT_TOKEN}", host="{DEFAULT_URL}")
+  posthog-js        posthog.init("{DEFAULT_TOKEN}", {{api_host: "{DEFAULT_URL}"}})
+
+then watch with `analytics-compat events --follow` or open {DEFAULT_URL}/.
+
+--flags FILE serves feature flags from a JSON file in PostHog's local-evaluation
+format ({{"flags": [...], "group_type_mapping": {{}}, "cohorts": {{}}}}), re-read when it
+changes; the repository's examples/flags.json is one. For local evaluation give the
+client any non-empty personal_api_key (or the one set with --personal-api-key).
+"""
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -34,6 +62,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="run the local PostHog-compatible server",
         description="Accept events from PostHog SDKs, store them in SQLite, serve flags "
         "and a live events page at /. Stop with Ctrl-C.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     serve.add_argument(
@@ -46,7 +76,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--token",
         action="append",
         metavar="TOKEN",
-        help="project token to accept; repeatable (default: phc_dev)",
+        help=f"project token to accept; repeatable (default: {DEFAULT_TOKEN})",
     )
     serve.add_argument("--flags", metavar="FILE", help="flag definitions JSON (local-eval format)")
     serve.add_argument(
@@ -97,8 +127,35 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             log.setLevel(previous_level)
 
 
+def banner(
+    url: str, tokens: list[str], flags: Optional[str], has_personal_key: bool, db: str
+) -> str:
+    """What ``serve`` prints once listening: where things are and what to paste."""
+    token = tokens[0]
+    accepted = (
+        f"project token   {token}  (the only one accepted)"
+        if len(tokens) == 1
+        else f"project tokens  {', '.join(tokens)}  (only these are accepted)"
+    )
+    key = "the --personal-api-key one" if has_personal_key else "any non-empty key"
+    return (
+        f"analytics-compat devserver listening on {url}\n"
+        f"  live events     {url}/\n"
+        f"  {accepted}\n"
+        "  point a client here:\n"
+        f'    analytics-compat  Client({{"secret": "{token}", "host": "{url}"}})\n'
+        f'    posthog-python    Posthog("{token}", host="{url}")\n'
+        f'    posthog-js        posthog.init("{token}", {{api_host: "{url}"}})\n'
+        f"  flags           {flags or 'none (serve --flags FILE)'}\n"
+        f"                  local evaluation: personal_api_key={key}\n"
+        f"  database        {db}\n"
+        f"  print events    analytics-compat events --url {url} --follow\n"
+        "Press Ctrl-C to stop.\n"
+    )
+
+
 def _run_server(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    tokens = args.token or ["phc_dev"]
+    tokens = args.token or [DEFAULT_TOKEN]
     db = args.db or str(default_db_path())
     try:
         server = DevServer(
@@ -125,21 +182,12 @@ def _run_server(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             previous[signum] = signal.signal(signum, _on_signal)
     try:
         url = server.url
-        n = len(tokens)
         if not is_loopback_host(args.host):
             err.write(
                 f"WARNING: listening on {args.host}, reachable from other machines: no TLS, "
                 "and the events page and /api/events need no credentials.\n"
             )
-        out.write(
-            f"analytics-compat devserver listening on {url}\n"
-            f"  live events  {url}/\n"
-            f"  capture      {url}/batch/  ({n} project token{'s' if n != 1 else ''} accepted)\n"
-            f"  flags        {args.flags or 'none (empty definitions)'}; definitions need "
-            f"{'the configured' if args.personal_api_key else 'any'} personal API key\n"
-            f"  database     {db}\n"
-            "Press Ctrl-C to stop.\n"
-        )
+        out.write(banner(url, tokens, args.flags, args.personal_api_key is not None, db))
         out.flush()
         while not stop.wait(0.5):
             pass

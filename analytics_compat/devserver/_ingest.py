@@ -9,7 +9,8 @@ anything is written:
 
 The project token comes from the body (``api_key`` / ``token``) or, failing that, from
 every event (``api_key`` / ``token`` / ``properties.token``), which must then agree.
-A missing or unknown token is 401; any malformed event fails the whole request (400),
+A missing or unknown token is 401, naming the accepted tokens (never the one sent);
+any malformed event fails the whole request (400), as in PostHog's v0 capture,
 so a request is stored completely or not at all. The token is removed from stored
 properties. An event's ``timestamp`` is stored as sent (normalised to UTC), without
 PostHog's ``sent_at`` clock-skew correction; with no usable timestamp (missing,
@@ -79,16 +80,28 @@ def _parse_time(value: Any) -> Optional[datetime]:
         return None
 
 
+def _accepted(tokens: Collection[str]) -> str:
+    # Naming the accepted tokens is what unblocks a new user pointing a client at the
+    # wrong one: they are dev tokens the server was started with, and project tokens
+    # are public by design (every web page using PostHog ships its own). What the
+    # client sent is never repeated: it may be a real key.
+    return "this devserver accepts " + " or ".join(tokens) + " (serve --token adds one)"
+
+
 def check_token(token: Optional[str], tokens: Collection[str]) -> str:
     """Return ``token`` if it is one of ``tokens``, else raise 401 (never echoing it)."""
     if not token:
-        raise RequestError(401, "missing_token", "the request has no project token")
+        raise RequestError(
+            401, "missing_token", f"the request has no project token; {_accepted(tokens)}"
+        )
     matched = False
     for known in tokens:
         # compare every candidate so the time taken does not say which prefix matched
         matched |= hmac.compare_digest(token.encode("utf-8"), known.encode("utf-8"))
     if not matched:
-        raise RequestError(401, "invalid_token", "the project token is not known here")
+        raise RequestError(
+            401, "invalid_token", f"the project token is not known here; {_accepted(tokens)}"
+        )
     return token
 
 
