@@ -16,7 +16,15 @@ from typing import Any, Collection, Mapping
 
 from ._inspect import MAX_EVENTS_LIMIT
 from ._messages import Request, Response
-from ._page_assets import INITIAL_ROWS, MAX_ROWS, NOTABLE_KEYS, PAGE_CSP, PAGE_HTML
+from ._page_assets import (
+    CHUNK_ROWS,
+    COLUMNS,
+    INITIAL_ROWS,
+    MAX_ROWS,
+    NOTABLE_KEYS,
+    PAGE_CSP,
+    PAGE_HTML,
+)
 from ._store import EventStore
 
 __all__ = ["page", "render_row"]
@@ -76,7 +84,16 @@ def page(request: Request, store: EventStore, tokens: Collection[str]) -> Respon
     # the same filters, so nothing is drawn twice and nothing in between is missed.
     cursor = newest[0]["seq"] if newest else 0
     slots = {
-        "ROWS": "".join(render_row(event) for event in newest),
+        "CHUNK": (
+            f'<div class="chunk"><table>{COLUMNS}<tbody>'
+            + "".join(render_row(event) for event in newest)
+            + "</tbody></table></div>"
+            if newest
+            else ""
+        ),
+        "COLUMNS": COLUMNS,
+        "COLUMNS_JS": json.dumps(COLUMNS),
+        "CHUNK_ROWS": str(CHUNK_ROWS),
         "CURSOR": str(cursor),
         "STATUS": f"{len(newest)} shown \u00b7 connecting\u2026",
         "EMPTY_STYLE": ' style="display:none"' if newest else "",
