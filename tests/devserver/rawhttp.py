@@ -47,9 +47,17 @@ def _parse(buffer: bytes) -> tuple[Optional[RawResponse], bytes]:
     return RawResponse(status, pairs, buffer[start : start + length]), buffer[start + length :]
 
 
-def exchange(port: int, data: bytes, *, idle_s: float = 1.5, total_s: float = 30.0) -> Exchange:
-    """Send ``data`` on one connection; collect every answer until the server closes it
-    or stays silent for ``idle_s`` seconds."""
+def exchange(
+    port: int,
+    data: bytes,
+    *,
+    expect: Optional[int] = None,
+    idle_s: float = 5.0,
+    total_s: float = 30.0,
+) -> Exchange:
+    """Send ``data`` on one connection; collect every answer until the server closes it,
+    ``expect`` answers have come (then the connection may stay open), or it stays
+    silent for ``idle_s`` seconds."""
     responses: list[RawResponse] = []
     buffer = b""
     closed = False
@@ -73,6 +81,8 @@ def exchange(port: int, data: bytes, *, idle_s: float = 1.5, total_s: float = 30
                 if response is None:
                     break
                 responses.append(response)
+            if expect is not None and len(responses) >= expect:
+                break
     return Exchange(responses, closed)
 
 

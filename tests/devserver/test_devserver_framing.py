@@ -119,7 +119,7 @@ def test_the_same_content_length_twice_is_one_length(server: DevServer) -> None:
     data = rawhttp.request(
         "POST", "/batch/", server.port, headers=[("Content-Length", n)] * 2, body=BATCH
     )
-    exchange = rawhttp.exchange(server.port, data, idle_s=0.5)
+    exchange = rawhttp.exchange(server.port, data, expect=1)
     assert [r.status for r in exchange.responses] == [200]
     assert server.store.count() == 1
 
@@ -171,7 +171,7 @@ def test_keep_alive_still_works_for_well_framed_requests(server: DevServer) -> N
         + _smuggled_post(port)
         + rawhttp.request("GET", "/api/events", port)
     )
-    exchange = rawhttp.exchange(server.port, data, idle_s=0.5)
+    exchange = rawhttp.exchange(server.port, data, expect=3)
     assert [r.status for r in exchange.responses] == [200, 200, 200]
     assert not exchange.closed
     events: list[dict[str, Any]] = exchange.responses[2].json()

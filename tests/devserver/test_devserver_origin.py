@@ -124,7 +124,7 @@ def test_a_dns_rebinding_host_is_refused(server: DevServer, path: str) -> None:
         headers=[("Content-Length", str(len(body)))],
         body=body,
     )
-    (response,) = rawhttp.exchange(server.port, data, idle_s=0.5).responses
+    (response,) = rawhttp.exchange(server.port, data, expect=1).responses
     assert response.status == 403
     assert response.json()["code"] == "host_not_allowed"
     assert server.store.count() == 0
@@ -133,16 +133,16 @@ def test_a_dns_rebinding_host_is_refused(server: DevServer, path: str) -> None:
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "LOCALHOST", "[::1]", "127.0.0.2"])
 def test_every_loopback_name_is_accepted(server: DevServer, host: str) -> None:
     data = rawhttp.request("GET", "/api/events", server.port, host=f"{host}:{server.port}")
-    (response,) = rawhttp.exchange(server.port, data, idle_s=0.5).responses
+    (response,) = rawhttp.exchange(server.port, data, expect=1).responses
     assert response.status == 200
 
 
 def test_http_11_without_a_host_is_a_400_and_http_10_is_served(server: DevServer) -> None:
     bare = b"GET /_health HTTP/1.1\r\n\r\n"
-    (response,) = rawhttp.exchange(server.port, bare, idle_s=0.5).responses
+    (response,) = rawhttp.exchange(server.port, bare, expect=1).responses
     assert response.status == 400
     old = b"GET /_health HTTP/1.0\r\n\r\n"
-    (response,) = rawhttp.exchange(server.port, old, idle_s=0.5).responses
+    (response,) = rawhttp.exchange(server.port, old, expect=1).responses
     assert response.status == 200
 
 
@@ -153,5 +153,5 @@ def test_allow_remote_serves_any_host_name_but_keeps_reads_same_origin() -> None
             data = rawhttp.request(
                 "GET", "/api/events", server.port, host="devbox.lan:1", headers=headers
             )
-            (response,) = rawhttp.exchange(server.port, data, idle_s=0.5).responses
+            (response,) = rawhttp.exchange(server.port, data, expect=1).responses
             assert response.status == status, origin
