@@ -12,20 +12,25 @@ evaluates feature flags, and shows a live events page at ``/``::
         assert server.store.count(event="signed_up") == 1
 
 Limits: a request body of at most ``MAX_BODY_BYTES`` (20 MiB) on the wire and
-``MAX_DECODED_BYTES`` (20 MiB) after decompression, else 413. This package imports
-nothing from analytics_compat except the flag model and evaluator.
+``MAX_DECODED_BYTES`` (20 MiB) after decompression, else 413; gzip is inflated in
+linear time, at most ``MAX_GZIP_MEMBERS`` members (400) and ``MAX_INFLATE_SECONDS``
+(413). By default only loopback ``Host`` names are answered, and only the capture
+and flag-evaluation endpoints answer other origins (CORS); see ``_security``. This
+package imports nothing from analytics_compat except the flag model and evaluator.
 """
 
 from __future__ import annotations
 
-from ._app import RequestRecord
-from ._decoding import MAX_BODY_BYTES, MAX_DECODED_BYTES
+from ._decoding import MAX_BODY_BYTES, MAX_DECODED_BYTES, MAX_GZIP_MEMBERS, MAX_INFLATE_SECONDS
+from ._messages import RequestRecord
 from ._server import DevServer, State, is_loopback_host
 from ._store import EventStore, IngestResult, default_db_path
 
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_DECODED_BYTES",
+    "MAX_GZIP_MEMBERS",
+    "MAX_INFLATE_SECONDS",
     "DevServer",
     "EventStore",
     "IngestResult",

@@ -2,7 +2,8 @@
 
 Owns the mapping from "this request is unacceptable" to an HTTP status and a short,
 PostHog-like JSON error body. It knows nothing about sockets, SQLite or flags.
-Messages are built from field names and sizes only, never from tokens or keys.
+Messages are built from field names and sizes, never from what the client sent; a
+401 may name the project tokens the server accepts, never a personal API key.
 """
 
 from __future__ import annotations

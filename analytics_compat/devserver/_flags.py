@@ -18,7 +18,8 @@ Evaluation is ``analytics_compat.flags.evaluator.evaluate_all``. A flag it canno
 (``decided=False``, e.g. a cohort or operator it does not support) is answered as
 ``False`` here: this server is the last word, there is nobody to ask.
 
-It knows nothing about sockets or how events are stored beyond the store's read calls.
+It knows nothing about sockets, CORS or how events are stored beyond the store's read
+calls, and nothing about the other route families.
 """
 
 from __future__ import annotations
@@ -33,14 +34,15 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Collection, Mapping, Optional, Union
 
+from ._decoding import decode_json_body
 from ._errors import RequestError
 from ._ingest import check_token
+from ._messages import Request, Response
 
 if TYPE_CHECKING:
     from analytics_compat.flags.evaluator import FlagResult
     from analytics_compat.flags.model import FlagDefinitions
 
-    from ._app import Request, Response
     from ._store import EventStore
 
 __all__ = ["FlagsEndpoint", "load_definitions_file"]
@@ -178,8 +180,6 @@ class FlagsEndpoint:
 
     def definitions(self, request: Request, tokens: Collection[str]) -> Response:
         """Answer ``GET /api/feature_flag/local_evaluation/`` or ``/flags/definitions``."""
-        from ._app import Response
-
         self._check_bearer(request)
         token = request.param("token")
         if token is not None:
@@ -197,9 +197,6 @@ class FlagsEndpoint:
     ) -> Response:
         """Answer ``POST /flags/?v=N`` (v2 shape; v4+ adds ``value``) or ``/decide/``."""
         from analytics_compat.flags.evaluator import evaluate_all
-
-        from ._app import Response
-        from ._decoding import decode_json_body
 
         body = decode_json_body(
             request.body,

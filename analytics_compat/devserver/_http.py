@@ -1,8 +1,11 @@
 """The socket layer: a ``ThreadingHTTPServer`` and its request handler.
 
-Owns reading requests within the body limit (``Content-Length`` over
-``MAX_BODY_BYTES`` is answered 413 without reading the body), 404/405/OPTIONS,
-CORS headers, writing responses, keep-alive, access logging without query strings
+Owns reading requests: framing checked by ``_framing`` for every method before
+anything past the headers is read (a refusal closes the connection), a body on a
+GET refused rather than left to be parsed as the next request, the body limit
+(``Content-Length`` over ``MAX_BODY_BYTES`` is answered 413 unread), the ``Host`` and
+same-origin checks and CORS headers of ``_security`` per route, 404/405/OPTIONS,
+writing responses, keep-alive, access logging without query strings
 (a project token may travel in one), and tracking open connections so that
 ``stop()`` can close them and return promptly.
 
@@ -19,9 +22,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
-from ._app import App, Request, Response, methods_for
+from ._app import App, route_for
 from ._decoding import MAX_BODY_BYTES
 from ._errors import RequestError
+from ._framing import check_framing
+from ._messages import Request, Response
+from ._security import Access, check_same_origin, cors_headers
 
 __all__ = ["DevHTTPServer"]
 
@@ -31,11 +37,6 @@ logger = logging.getLogger("analytics_compat.devserver")
 #: (instead of a reset connection); anything larger is answered and the connection shut.
 _DRAIN_LIMIT = 4 * MAX_BODY_BYTES
 _IDLE_TIMEOUT_S = 30.0
-_CORS_HEADERS = (
-    ("Access-Control-Allow-Origin", "*"),
-    ("Access-Control-Allow-Headers", "Content-Type, Content-Encoding, Authorization"),
-    ("Access-Control-Max-Age", "600"),
-)
 
 
 class DevHTTPServer(ThreadingHTTPServer):
@@ -96,6 +97,10 @@ class _Handler(BaseHTTPRequestHandler):
     # headers and body go out in separate writes: without this, Nagle + delayed ACK
     # add ~40 ms to every keep-alive response
     disable_nagle_algorithm = True
+    # the checked headers of the request being answered (empty until framing passed)
+    _headers: dict[str, str] = {}
+    # the cross-origin policy of the route being answered (None: unknown path)
+    _access: Optional[Access] = None
 
     # BaseHTTPRequestHandler writes every request line to stderr, query string included.
     def log_message(self, format: str, *args: Any) -> None:
@@ -117,7 +122,8 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         path = split.path or "/"
         app = self.server.app
-        gzip = (self.headers.get("Content-Encoding") or "").lower() in ("gzip", "x-gzip")
+        self._headers = {}
+        self._access = None
         try:
             app.run_hooks(method, path)
             response = self._route(method, path, split.query)
@@ -129,6 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
             logger.exception("devserver: internal error answering %s %s", method, path)
             self.close_connection = True
             response = Response.json(500, {"type": "server_error", "detail": "internal error"})
+        gzip = self._headers.get("content-encoding", "").lower() in ("gzip", "x-gzip")
         # recorded before writing, so a client that has its answer also sees the record
         app.record(method, path, response, gzip)
         if response.events is not None:
@@ -144,60 +151,75 @@ class _Handler(BaseHTTPRequestHandler):
             logger.info("%s %s -> %d", method, path, response.status)
         self._write(response, head_only=method == "HEAD")
 
+    def _refuse(self, error: RequestError) -> Response:
+        """Answer ``error`` and close: the rest of the connection cannot be trusted."""
+        self.close_connection = True
+        return Response.error(error)
+
     def _route(self, method: str, path: str, query: str) -> Response:
-        allowed = methods_for(path)
-        if allowed is None:
-            self._discard_body()
-            return Response.json(404, {"type": "not_found", "detail": "no such endpoint"})
-        if method == "OPTIONS":
-            self._discard_body()
-            methods = ", ".join((*allowed, "OPTIONS"))
-            return Response(
-                status=204, headers=(("Allow", methods), ("Access-Control-Allow-Methods", methods))
+        try:
+            framing = check_framing(self.headers)
+        except RequestError as error:
+            return self._refuse(error)
+        self._headers = framing.headers
+        try:
+            self.server.app.host_policy.check(
+                framing.headers.get("host"), http_11=self.request_version != "HTTP/1.0"
             )
+        except RequestError as error:
+            return self._refuse(error)
+        route = route_for(path)
+        if route is None:
+            self._skip_body(framing.length)
+            return Response.json(404, {"type": "not_found", "detail": "no such endpoint"})
+        if route.access is Access.SAME_ORIGIN:
+            try:
+                check_same_origin(framing.headers)
+            except RequestError as error:
+                return self._refuse(error)
+        self._access = route.access
+        allowed = route.methods
+        if method == "OPTIONS":
+            self._skip_body(framing.length)
+            methods = ", ".join((*allowed, "OPTIONS"))
+            headers = [("Allow", methods)]
+            if route.access is Access.BROWSER_SDK:
+                headers.append(("Access-Control-Allow-Methods", methods))
+            return Response(status=204, headers=tuple(headers))
         if method not in allowed:
-            self._discard_body()
+            self._skip_body(framing.length)
             return Response.json(
                 405,
                 {"type": "method_not_allowed", "detail": f"use {' or '.join(allowed)}"},
                 headers=(("Allow", ", ".join((*allowed, "OPTIONS"))),),
             )
-        try:
-            body = self._read_body() if method == "POST" else b""
-        except RequestError as error:
-            return Response.error(error)
+        if method != "POST":
+            if framing.length:
+                # never read as the next request, never silently skipped either
+                return self._refuse(
+                    RequestError(400, "unexpected_body", f"a {method} request has no body")
+                )
+            body = b""
+        else:
+            try:
+                body = self._read_body(framing.length)
+            except RequestError as error:
+                return Response.error(error)
         request = Request(
             method=method,
             path=path,
             query=parse_qs(query, keep_blank_values=True),
-            headers=dict(self.headers.items()),
+            headers=framing.headers,
             body=body,
         )
         return self.server.app.handle(request)
 
-    def _content_length(self) -> Optional[int]:
-        raw = self.headers.get("Content-Length")
-        if raw is None:
-            return None
-        try:
-            length = int(raw)
-        except ValueError:
-            length = -1
-        if length < 0:
-            self.close_connection = True
-            raise RequestError(400, "invalid_content_length", "bad Content-Length")
-        return length
-
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding"):
-            self.close_connection = True
-            raise RequestError(411, "length_required", "send a Content-Length, not chunks")
-        length = self._content_length()
+    def _read_body(self, length: Optional[int]) -> bytes:
         if length is None:
             self.close_connection = True
             raise RequestError(411, "length_required", "send a Content-Length")
         if length > MAX_BODY_BYTES:
-            self._drain(length)
+            self._skip_body(length)
             raise RequestError(413, "payload_too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
         body = self.rfile.read(length)
         if len(body) != length:
@@ -205,15 +227,10 @@ class _Handler(BaseHTTPRequestHandler):
             raise RequestError(400, "truncated_body", "the body is shorter than Content-Length")
         return body
 
-    def _discard_body(self) -> None:
-        try:
-            length = self._content_length()
-        except RequestError:
+    def _skip_body(self, length: Optional[int]) -> None:
+        """Read a well-framed body nobody wants, so the connection stays in step."""
+        if not length:
             return
-        if length:
-            self._drain(length)
-
-    def _drain(self, length: int) -> None:
         if length > _DRAIN_LIMIT:
             self.close_connection = True
             return
@@ -231,7 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", response.content_type)
             self.send_header("Content-Length", str(len(response.body)))
             self.send_header("X-Content-Type-Options", "nosniff")
-            for name, value in _CORS_HEADERS:
+            for name, value in cors_headers(self._access):
                 self.send_header(name, value)
             for name, value in response.headers:
                 self.send_header(name, value)

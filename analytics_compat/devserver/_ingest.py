@@ -9,16 +9,19 @@ anything is written:
 
 The project token comes from the body (``api_key`` / ``token``) or, failing that, from
 every event (``api_key`` / ``token`` / ``properties.token``), which must then agree.
-A missing or unknown token is 401; any malformed event fails the whole request (400),
+A missing or unknown token is 401, naming the accepted tokens (never the one sent);
+any malformed event fails the whole request (400), as in PostHog's v0 capture,
 so a request is stored completely or not at all. The token is removed from stored
 properties. An event's ``timestamp`` is stored as sent (normalised to UTC), without
-PostHog's ``sent_at`` clock-skew correction; with no usable timestamp it is the
-arrival time minus ``offset`` ms, if given. It knows nothing about HTTP, SQLite or
+PostHog's ``sent_at`` clock-skew correction; with no usable timestamp (missing,
+unparseable, or out of range once in UTC) it is the arrival time minus ``offset`` ms,
+if that is representable, else the arrival time. It knows nothing about HTTP, SQLite or
 persons.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import uuid as uuid_module
 from datetime import datetime, timedelta, timezone
@@ -70,19 +73,35 @@ def _parse_time(value: Any) -> Optional[datetime]:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment
+    try:
+        # 9999-12-31T23:59-05:00 parses, but is past datetime's range once in UTC
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        return None
+
+
+def _accepted(tokens: Collection[str]) -> str:
+    # Naming the accepted tokens is what unblocks a new user pointing a client at the
+    # wrong one: they are dev tokens the server was started with, and project tokens
+    # are public by design (every web page using PostHog ships its own). What the
+    # client sent is never repeated: it may be a real key.
+    return "this devserver accepts " + " or ".join(tokens) + " (serve --token adds one)"
 
 
 def check_token(token: Optional[str], tokens: Collection[str]) -> str:
     """Return ``token`` if it is one of ``tokens``, else raise 401 (never echoing it)."""
     if not token:
-        raise RequestError(401, "missing_token", "the request has no project token")
+        raise RequestError(
+            401, "missing_token", f"the request has no project token; {_accepted(tokens)}"
+        )
     matched = False
     for known in tokens:
         # compare every candidate so the time taken does not say which prefix matched
         matched |= hmac.compare_digest(token.encode("utf-8"), known.encode("utf-8"))
     if not matched:
-        raise RequestError(401, "invalid_token", "the project token is not known here")
+        raise RequestError(
+            401, "invalid_token", f"the project token is not known here; {_accepted(tokens)}"
+        )
     return token
 
 
@@ -148,10 +167,11 @@ def _event(
     moment = _parse_time(raw.get("timestamp"))
     if moment is None:
         offset = raw.get("offset")
+        moment = received
         if isinstance(offset, (int, float)) and not isinstance(offset, bool) and offset >= 0:
-            moment = received - timedelta(milliseconds=offset)
-        else:
-            moment = received
+            # an offset reaching past year 1 is no usable time: keep the arrival time
+            with contextlib.suppress(OverflowError):
+                moment = received - timedelta(milliseconds=offset)
     event_sent_at = raw.get("sent_at") if isinstance(raw.get("sent_at"), str) else sent_at
     return CapturedEvent(
         uuid=event_uuid,

@@ -8,15 +8,16 @@ how requests are decoded or answered.
 from __future__ import annotations
 
 import enum
-import ipaddress
 import os
 import threading
 from types import TracebackType
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
-from ._app import App, RequestRecord
+from ._app import App
 from ._flags import FlagsEndpoint
 from ._http import DevHTTPServer
+from ._messages import RequestRecord
+from ._security import HostPolicy, is_loopback_host
 from ._store import MEMORY, EventStore
 
 __all__ = ["DevServer", "State", "is_loopback_host"]
@@ -30,16 +31,6 @@ class State(enum.Enum):
     STOPPED = "stopped"
 
 
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 class DevServer:
     """A local PostHog-compatible server: capture, persons, flags, live events page.
 
@@ -51,7 +42,9 @@ class DevServer:
     answered requests.
 
     Binding a non-loopback host needs ``allow_remote=True``: the server has no TLS and
-    its inspection endpoints (``/``, ``/api/events``) need no credentials.
+    its inspection endpoints (``/``, ``/api/events``) need no credentials. Without it,
+    requests must also be addressed (``Host``) to a loopback name, which stops DNS
+    rebinding; with it, any name is served.
     """
 
     def __init__(
@@ -74,7 +67,8 @@ class DevServer:
         self._port = port
         self._flags = FlagsEndpoint(personal_api_key=personal_api_key, flags_file=flags_file)
         self.store = EventStore(MEMORY if db_path is None else db_path)
-        self._app = App(self.store, token_tuple, self._flags)
+        policy = HostPolicy(bound_host=host, allow_remote=allow_remote)
+        self._app = App(self.store, token_tuple, self._flags, policy)
         self._httpd: Optional[DevHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
         self._state = State.CREATED

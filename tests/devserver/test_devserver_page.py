@@ -15,7 +15,8 @@ from analytics_compat.devserver import DevServer
 
 from .conftest import TOKEN, PostBatch
 
-_ROW = re.compile(r'<tr class="event-row[^"]*" data-uuid="([^"]+)" data-event="([^"]+)">')
+_ROW = re.compile(r'<tr class="event-row[^"]*" data-uuid="([^"]+)" data-event="([^"]+)"[^>]*>')
+_SEQ = re.compile(r'<tr class="event-row[^"]*"[^>]* data-seq="(\d+)"')
 
 
 def _dump_dom(chromium: str, url: str, profile: Path, budget_ms: int = 4000) -> str:
@@ -99,3 +100,63 @@ def test_page_filters_by_event_name_and_distinct_id_from_the_url(
     assert [event for _, event in rows] == ["signup"]
     (alice_signup,) = server.store.events(event="signup", distinct_id="alice")
     assert rows[0][0] == alice_signup["uuid"]
+
+
+@pytest.mark.timeout(60)
+def test_a_burst_larger_than_a_poll_is_shown_whole_and_in_order(
+    server: DevServer, post_batch: PostBatch, chromium: str, tmp_path: Path
+) -> None:
+    # The page used to poll newest-first with limit=200 and jump its cursor to the
+    # newest: of a 300-event burst between two polls it never showed 100.
+    post_batch([_event("before", "u")])
+    polls: list[str] = []
+
+    def burst_after_the_page_loaded(method: str, path: str) -> None:
+        if path != "/api/events":
+            return
+        polls.append(path)
+        if len(polls) == 2:
+            with requests.Session() as http:
+                batch = [_event("burst", f"u{i}", i=i) for i in range(1500)]
+                body = {"api_key": TOKEN, "batch": batch}
+                assert http.post(server.url + "/batch/", json=body, timeout=30).ok
+
+    server.add_request_hook(burst_after_the_page_loaded)
+    dom = _dump_dom(chromium, server.url + "/?poll_ms=200", tmp_path / "profile", 6000)
+
+    assert len(polls) >= 4, "the page stopped polling"
+    stored = server.store.events(newest_first=True)
+    assert len(stored) == 1501
+    shown = [uuid for uuid, _ in _ROW.findall(dom)]
+    missing = len({e["uuid"] for e in stored} - set(shown))
+    assert missing == 0, f"{missing} stored events never appeared"
+    assert shown == [e["uuid"] for e in stored], "every event, newest first, none twice"
+    assert [int(seq) for seq in _SEQ.findall(dom)] == [e["seq"] for e in stored]
+
+
+def test_the_first_load_draws_the_newest_events_on_the_server_escaped(
+    server: DevServer, post_batch: PostBatch, http: requests.Session
+) -> None:
+    empty = http.get(server.url + "/", timeout=10).text
+    assert '<div id="empty">No events yet' in empty
+    assert "<code>" + TOKEN + "</code>" in empty, "the empty page names the token to use"
+    hostile = "<img src=x onerror=alert(1)>%%CURSOR%%"
+    post_batch(
+        [
+            _event("signed_up", "alice", plan="pro"),
+            _event(hostile, 'bob"><script>alert(2)</script>', note="<b>bold</b>"),
+        ]
+    )
+    page = http.get(server.url + "/", timeout=10).text
+    assert '<div id="empty" style="display:none">' in page
+    rows = _ROW.findall(page)
+    stored = server.store.events(newest_first=True)
+    assert [uuid for uuid, _ in rows] == [e["uuid"] for e in stored]
+    assert rows[0][1] == html.escape(hostile)
+    assert f'data-cursor="{stored[0]["seq"]}"' in page
+    for raw in ("<img src=x", "<script>alert(2)", "<b>bold</b>"):
+        assert raw not in page
+    assert html.escape('bob"><script>alert(2)</script>') in page
+    assert "plan=</span>pro" in page
+    filtered = http.get(server.url + "/?event=signed_up", timeout=10).text
+    assert [event for _, event in _ROW.findall(filtered)] == ["signed_up"]
