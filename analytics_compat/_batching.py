@@ -24,36 +24,21 @@ import logging
 import threading
 import time
 import weakref
-from typing import Any, Callable, Deque, List, Optional, Protocol
+from typing import Any, Callable, Deque, List, Optional
 
 from ._config import BatchConfig, FlushPolicy
-from ._dispatch import FlushCallback, Lifecycle
+from ._dispatch import FlushCallback, Lifecycle, Sender
 from ._events import Message
 from ._flushes import FlushBook, FlushWaiter, finish
 from ._lifecycle import ForkPhase, after_fork_in_child, at_exit
 from .errors import QueueFullError, ShutdownTimeoutError, TransportError
 from .transport import Deadline, Outcome
 
-__all__ = ["Batcher", "Sender"]
+__all__ = ["Batcher"]
 
 logger = logging.getLogger(__name__)
 
 Deliver = Callable[[List[Message], List[Outcome]], None]
-
-
-class Sender(Protocol):
-    """What the batcher sends with (``transport.Transport``)."""
-
-    def send(
-        self,
-        messages: List[Message],
-        report: Callable[[List[Message], List[Outcome]], None],
-        deadline: Deadline,
-    ) -> None: ...
-
-    def close(self) -> None: ...
-
-    def after_fork(self) -> None: ...
 
 
 _LIVE: weakref.WeakSet[Batcher] = weakref.WeakSet()

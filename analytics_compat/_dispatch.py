@@ -1,7 +1,8 @@
 """Dispatchers: the interchangeable last step a submitted message takes.
 
 Owns the ``Dispatcher`` interface the engine talks to, the ``Lifecycle`` states it
-reports, and the dispatchers that need no worker: ``NullDispatcher`` (``send=False``,
+reports, the ``Sender`` interface a queueing dispatcher sends with (the transport),
+and the dispatchers that need no worker: ``NullDispatcher`` (``send=False``,
 test mode: every message is settled as delivered at once and nothing leaves the
 process). The batching dispatcher is ``_batching.Batcher``; an immediate one (send
 on the caller's thread) would be a third implementation of the same interface, as
@@ -14,11 +15,12 @@ from __future__ import annotations
 
 import enum
 import threading
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, List, Optional, Protocol
 
 from ._events import Message
+from .transport import Deadline, Outcome
 
-__all__ = ["Dispatcher", "FlushCallback", "FlushHandle", "Lifecycle", "NullDispatcher"]
+__all__ = ["Dispatcher", "FlushCallback", "FlushHandle", "Lifecycle", "NullDispatcher", "Sender"]
 
 FlushCallback = Callable[[Optional[Any]], None]  # called with None or a DeliveryError
 
@@ -59,6 +61,21 @@ class Dispatcher(Protocol):
     def on_worker_thread(self) -> bool: ...
 
     def shutdown(self, timeout: Optional[float]) -> bool: ...
+
+
+class Sender(Protocol):
+    """What the batcher sends with (``transport.Transport``)."""
+
+    def send(
+        self,
+        messages: List[Message],
+        report: Callable[[List[Message], List[Outcome]], None],
+        deadline: Deadline,
+    ) -> None: ...
+
+    def close(self) -> None: ...
+
+    def after_fork(self) -> None: ...
 
 
 class _Done:

@@ -1,44 +1,36 @@
 """The HTTP part of delivery: one connection, compression, one attempt, backoff.
 
 Owns how a capture request reaches the server: one persistent HTTP/1.1 connection
-per client worker (``http.client``, renewed after a fork, dropped and reopened when
-the server closed it), request compression (gzip, deflate or none), one POST
-bounded by a **total** deadline (the ``timeout`` option, capped by the shutdown
-``Deadline``; every socket read and write gets only what is left of it, so a
-server that trickles a byte at a time cannot hold the worker), the ``Reply`` (status,
-``Retry-After``, ``Location``, the body when the protocol reads it, and a short
-error detail with every key redacted before it is cut), and the delay before the
-next attempt (exponential backoff with jitter, or ``Retry-After`` up to a cap).
+per client worker (``http.client``, renewed after a fork, reopened when the server
+closed it), request compression (gzip, deflate or none), one POST bounded by a
+**total** deadline (the ``timeout`` option, capped by the shutdown ``Deadline``: see
+``_socket``, which makes every socket step obey it, so a server that trickles a byte
+at a time cannot hold the worker), the ``Reply`` (status, ``Retry-After``,
+``Location``, the body when the protocol reads it, and a short error detail with
+every key redacted before it is cut), and the delay before the next attempt
+(exponential backoff with jitter, or ``Retry-After`` up to a cap).
 
 Capture requests never follow redirects and never decode a 2xx body they do not
-read: a 2xx means delivered. Proxies and the CA bundle are read from the
-environment once, as ``requests`` would read them (``HTTPS_PROXY``, ``NO_PROXY``,
-``REQUESTS_CA_BUNDLE``; certifi's bundle otherwise).
-
-``post`` never raises: a request that got no HTTP answer is a ``TransportError``.
-Knows nothing about what the body holds, protocols, queues or promises.
+read: a 2xx means delivered. ``post`` never raises: a request that got no HTTP
+answer is a ``TransportError``. Knows nothing about what the body holds,
+protocols, queues or promises.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import email.utils
 import http.client
-import io
-import os
 import random
-import select
 import socket
-import ssl
-import time
 import urllib.parse
 import zlib
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Mapping, Optional, Sequence, Union
 
 from .._version import __version__
 from ..errors import TransportError
 from ._outcome import Deadline
+from ._socket import AttemptClock, dropped, proxy_for, timed_socket, tls_context
 
 __all__ = [
     "USER_AGENT",
@@ -52,7 +44,6 @@ __all__ = [
 USER_AGENT = f"analytics-compat/{__version__}"
 _MAX_BODY = 1 << 20  # a reply body we read at most (results of a v1 batch fit easily)
 _DETAIL_CHARS = 200
-_MIN_ATTEMPT = 0.05  # even past the shutdown deadline an attempt gets this long
 
 
 def is_retryable_status(status: int) -> bool:
@@ -84,80 +75,6 @@ class Reply:
         return 200 <= self.status < 300
 
 
-class _Clock:
-    """The end of the attempt under way; every socket operation gets what is left.
-
-    The shutdown ``Deadline`` may be set while the attempt runs: it is read at every
-    step, so an attempt begun before shutdown still ends by the shutdown's deadline
-    (though never sooner than ``_MIN_ATTEMPT`` after it began).
-    """
-
-    __slots__ = ("deadline", "end", "floor")
-
-    def __init__(self) -> None:
-        self.end = self.floor = 0.0
-        self.deadline: Optional[Deadline] = None
-
-    def start(self, timeout: float, deadline: Deadline) -> None:
-        now = time.monotonic()
-        self.end = now + timeout
-        self.floor = now + _MIN_ATTEMPT
-        self.deadline = deadline
-
-    def left(self) -> float:
-        end = self.end
-        at = self.deadline.at if self.deadline is not None else None
-        if at is not None and at < end:
-            end = max(at, self.floor)
-        remaining = end - time.monotonic()
-        if remaining <= 0:
-            raise socket.timeout("the attempt's time limit passed")
-        return remaining
-
-
-_SLICE = 0.25  # a blocked read wakes this often to see whether shutdown moved the end
-
-
-class _Reader(io.RawIOBase):
-    """The response side of a socket, each read bounded by the attempt's clock."""
-
-    def __init__(self, sock: socket.socket, clock: _Clock) -> None:
-        self._sock = sock
-        self._clock = clock
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while True:
-            self._sock.settimeout(min(self._clock.left(), _SLICE))
-            try:
-                return self._sock.recv_into(buffer)
-            except socket.timeout:
-                continue  # left() raises once the attempt's time is up
-
-
-class _TimedSocket:
-    """What ``http.client`` sees as its socket: writes and reads obey the clock."""
-
-    def __init__(self, sock: socket.socket, clock: _Clock) -> None:
-        self.sock = sock
-        self._clock = clock
-
-    def sendall(self, data: bytes) -> None:
-        self.sock.settimeout(self._clock.left())  # a total limit for sendall (3.5+)
-        self.sock.sendall(data)
-
-    def makefile(self, mode: str, *args: Any, **kwargs: Any) -> io.BufferedReader:
-        return io.BufferedReader(_Reader(self.sock, self._clock))
-
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 class HttpClient:
     """Posts request bodies for one client's worker; used from that thread only."""
 
@@ -184,8 +101,8 @@ class HttpClient:
         self._backoff = retry_backoff
         self._max_backoff = max_retry_backoff
         self._max_retry_after = max_retry_after
-        self._proxy = _proxy_for(host, proxies)
-        self._clock = _Clock()
+        self._proxy = proxy_for(host, proxies)
+        self._clock = AttemptClock()
         self._conn: Optional[http.client.HTTPConnection] = None
         self.requests_sent = 0
 
@@ -241,7 +158,7 @@ class HttpClient:
 
     def _connection(self) -> http.client.HTTPConnection:
         conn = self._conn
-        if conn is not None and _dropped(conn):
+        if conn is not None and dropped(conn):
             self.close()
             conn = None
         if conn is None:
@@ -257,7 +174,7 @@ class HttpClient:
         else:
             host, port = self._proxy[0], self._proxy[1]
         if self._scheme == "https":
-            conn = http.client.HTTPSConnection(host, port, timeout=budget, context=_tls())
+            conn = http.client.HTTPSConnection(host, port, timeout=budget, context=tls_context())
             if self._proxy is not None:
                 conn.set_tunnel(self._host, self._port, headers=self._proxy[2])
         else:
@@ -265,7 +182,7 @@ class HttpClient:
         conn.connect()
         assert conn.sock is not None
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.sock = _TimedSocket(conn.sock, self._clock)
+        conn.sock = timed_socket(conn.sock, self._clock)
         conn.auto_open = 0  # reconnect only through _connection, so sockets stay timed
         return conn
 
@@ -369,63 +286,10 @@ def _decoded(body: Optional[bytes], encoding: Optional[str]) -> Optional[bytes]:
     return None
 
 
-def _dropped(conn: http.client.HTTPConnection) -> bool:
-    """A kept-alive connection the server closed (or wrote to unasked) cannot be reused."""
-    sock = conn.sock
-    if sock is None:
-        return True
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
-
-
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return "timeout"
     return type(exc).__name__
-
-
-_TLS: Optional[ssl.SSLContext] = None
-
-
-def _tls() -> ssl.SSLContext:
-    """One TLS context per process, trusting what ``requests`` would trust."""
-    global _TLS
-    if _TLS is None:
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        if not bundle:
-            try:
-                import certifi  # installed with requests
-
-                bundle = certifi.where()
-            except ImportError:  # pragma: no cover - requests depends on certifi
-                bundle = None
-        _TLS = ssl.create_default_context(cafile=bundle)
-    return _TLS
-
-
-def _proxy_for(
-    url: str, proxies: Optional[Mapping[str, str]]
-) -> Optional[tuple[str, int, dict[str, str]]]:
-    """The proxy for ``url`` (host, port, CONNECT headers): explicit, else the environment."""
-    if proxies is None:
-        from requests.utils import get_environ_proxies  # honours NO_PROXY as requests does
-
-        proxies = get_environ_proxies(url)
-    scheme = urllib.parse.urlsplit(url).scheme
-    chosen = proxies.get(scheme) or proxies.get("all")
-    if not chosen:
-        return None
-    parts = urllib.parse.urlsplit(chosen if "://" in chosen else f"http://{chosen}")
-    headers: dict[str, str] = {}
-    if parts.username is not None:
-        user = urllib.parse.unquote(parts.username)
-        password = urllib.parse.unquote(parts.password or "")
-        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-        headers["Proxy-Authorization"] = f"Basic {token}"
-    return parts.hostname or "", parts.port or 8080, headers
 
 
 def parse_retry_after(value: Optional[str]) -> Optional[float]:

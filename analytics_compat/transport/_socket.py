@@ -1,0 +1,162 @@
+"""The socket side of a capture request: a connection whose every step obeys a clock.
+
+Owns ``AttemptClock`` (when the attempt under way must end: its own timeout, or the
+shutdown deadline if that is nearer, read at every step), ``timed_socket`` (what
+``http.client`` is given instead of its socket, so each read and write gets only
+what is left, and a blocked read wakes to see a deadline set meanwhile),
+``dropped`` (a kept-alive connection the server closed), the TLS context (the CA
+bundle ``requests`` would trust) and the proxy for a URL (explicit, else from the
+environment as ``requests`` reads it, ``NO_PROXY`` included).
+
+Knows nothing about HTTP messages, protocols or what is sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import io
+import os
+import select
+import socket
+import ssl
+import time
+import urllib.parse
+from typing import Any, Mapping, Optional
+
+from ._outcome import Deadline
+
+__all__ = ["AttemptClock", "ProxyRoute", "dropped", "proxy_for", "timed_socket", "tls_context"]
+
+MIN_ATTEMPT = 0.05  # even past the shutdown deadline an attempt gets this long
+ProxyRoute = tuple[str, int, dict[str, str]]  # host, port, headers for the proxy
+
+
+class AttemptClock:
+    """The end of the attempt under way; every socket operation gets what is left.
+
+    The shutdown ``Deadline`` may be set while the attempt runs: it is read at every
+    step, so an attempt begun before shutdown still ends by the shutdown's deadline
+    (though never sooner than ``MIN_ATTEMPT`` after it began).
+    """
+
+    __slots__ = ("deadline", "end", "floor")
+
+    def __init__(self) -> None:
+        self.end = self.floor = 0.0
+        self.deadline: Optional[Deadline] = None
+
+    def start(self, timeout: float, deadline: Deadline) -> None:
+        now = time.monotonic()
+        self.end = now + timeout
+        self.floor = now + MIN_ATTEMPT
+        self.deadline = deadline
+
+    def left(self) -> float:
+        end = self.end
+        at = self.deadline.at if self.deadline is not None else None
+        if at is not None and at < end:
+            end = max(at, self.floor)
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("the attempt's time limit passed")
+        return remaining
+
+
+_SLICE = 0.25  # a blocked read wakes this often to see whether shutdown moved the end
+
+
+class _Reader(io.RawIOBase):
+    """The response side of a socket, each read bounded by the attempt's clock."""
+
+    def __init__(self, sock: socket.socket, clock: AttemptClock) -> None:
+        self._sock = sock
+        self._clock = clock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while True:
+            self._sock.settimeout(min(self._clock.left(), _SLICE))
+            try:
+                return self._sock.recv_into(buffer)
+            except socket.timeout:
+                continue  # left() raises once the attempt's time is up
+
+
+class _TimedSocket:
+    """What ``http.client`` sees as its socket: writes and reads obey the clock."""
+
+    def __init__(self, sock: socket.socket, clock: AttemptClock) -> None:
+        self.sock = sock
+        self._clock = clock
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.settimeout(self._clock.left())  # a total limit for sendall (3.5+)
+        self.sock.sendall(data)
+
+    def makefile(self, mode: str, *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(_Reader(self.sock, self._clock))
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def timed_socket(sock: socket.socket, clock: AttemptClock) -> Any:
+    """What to give ``http.client`` as the connection's socket."""
+    return _TimedSocket(sock, clock)
+
+
+def dropped(conn: http.client.HTTPConnection) -> bool:
+    """A kept-alive connection the server closed (or wrote to unasked) cannot be reused."""
+    sock = conn.sock
+    if sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+_TLS: Optional[ssl.SSLContext] = None
+
+
+def tls_context() -> ssl.SSLContext:
+    """One TLS context per process, trusting what ``requests`` would trust."""
+    global _TLS
+    if _TLS is None:
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if not bundle:
+            try:
+                import certifi  # installed with requests
+
+                bundle = certifi.where()
+            except ImportError:  # pragma: no cover - requests depends on certifi
+                bundle = None
+        _TLS = ssl.create_default_context(cafile=bundle)
+    return _TLS
+
+
+def proxy_for(url: str, proxies: Optional[Mapping[str, str]]) -> Optional[ProxyRoute]:
+    """The proxy for ``url`` (host, port, CONNECT headers): explicit, else the environment."""
+    if proxies is None:
+        from requests.utils import get_environ_proxies  # honours NO_PROXY as requests does
+
+        proxies = get_environ_proxies(url)
+    scheme = urllib.parse.urlsplit(url).scheme
+    chosen = proxies.get(scheme) or proxies.get("all")
+    if not chosen:
+        return None
+    parts = urllib.parse.urlsplit(chosen if "://" in chosen else f"http://{chosen}")
+    headers: dict[str, str] = {}
+    if parts.username is not None:
+        user = urllib.parse.unquote(parts.username)
+        password = urllib.parse.unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        headers["Proxy-Authorization"] = f"Basic {token}"
+    return parts.hostname or "", parts.port or 8080, headers
