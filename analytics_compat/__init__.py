@@ -13,6 +13,8 @@ Public names are re-exported here; the ``_modules`` behind them are private.
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import triggers
 from ._client import Client
 from ._config import DEFAULT_HOST, ClientOptions, FlushPolicy
@@ -66,6 +68,7 @@ __all__ = [
     "Lifecycle",
     "MessagePromise",
     "NotInitializedError",
+    "Posthog",
     "PromiseState",
     "QueueFullError",
     "RetriesExhaustedError",
@@ -88,7 +91,43 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
+Posthog = Client  # posthog-python's name: ``Posthog("phc_...", host=...)``
+
+# PostHog's calls at module level act on the default client, as ``posthog.capture(...)``
+# does: looked up on it at call time (so they follow ``init``), never written twice.
+_DEFAULT_CLIENT_CALLS = frozenset(
+    {
+        "capture",
+        "capture_immediate",
+        "set",
+        "set_once",
+        "group_identify",
+        "group_identify_immediate",
+        "identify_immediate",
+        "alias_immediate",
+        "register",
+        "unregister",
+        "join",
+        "feature_enabled",
+        "is_feature_enabled",
+        "get_feature_flag",
+        "get_feature_flag_result",
+        "get_feature_flag_payload",
+        "get_all_flags",
+        "get_all_flags_and_payloads",
+        "get_remote_config_payload",
+        "load_feature_flags",
+        "reload_feature_flags",
+        "override_feature_flags",
+        "is_local_evaluation_ready",
+        "wait_for_local_evaluation_ready",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DEFAULT_CLIENT_CALLS:
+        return getattr(default_client(), name)
     # FeatureFlagResult lives in the flags package, imported only when first needed.
     if name == "FeatureFlagResult":
         from .flags import FlagResult

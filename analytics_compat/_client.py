@@ -1,59 +1,75 @@
 """Client: the analytics-node calls and the PostHog calls, on one object made of parts.
 
-Owns the call surface and nothing behind it. A ``Client`` holds three parts and
+Owns the call surface and nothing behind it. A ``Client`` holds its parts and
 delegates to them:
 
 - its emitter (``_emitter``): the ``initialize`` / ``flush`` / ``error`` events;
 - its engine (``_engine``): submit, flush, shutdown, statistics. Before ``init`` it
   is the not-initialized engine, after ``shutdown`` a closed one, so a call on a
   client in the wrong state raises the right error without any check here;
-- its flags service (``_flags``): feature flags (every-flag calls in ``_flag_calls``).
+- its flags service (``_flags``; the flag calls are the ``FlagCalls`` facet) and its
+  super properties (``_supers``).
 
-Each message call parses its arguments, builds one ``Message`` (translation of the
-legacy shapes is ``_legacy``; PostHog shapes are ``_events``) and submits it; the
-``Message`` is also the ``MessagePromise`` returned.
+Each message call parses its arguments, builds one ``Message`` (analytics-node's
+shapes are ``_legacy``, PostHog's ``_posthog``) and submits it; the ``Message`` is
+also the ``MessagePromise`` returned. The ``*_immediate`` twins send on the
+caller's thread before returning (posthog-node's ``captureImmediate`` & co.).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple, overload
 
+from ._client_flags import FlagCalls
 from ._config import ClientOptions
 from ._dispatch import Lifecycle
-from ._emitter import ClientEmitter
+from ._emitter import ClientEmitter, debug_logging
 from ._engine import NOT_INITIALIZED, AnyEngine, ClosedEngine, Engine
-from ._events import build_alias, build_capture, build_group_identify, build_set
-from ._flag_calls import all_flags_and_payloads, remote_config_payload
-from ._flag_service import FlagService, FlagValue
-from ._legacy import legacy_alias, legacy_group, legacy_identify, legacy_track, normalize
+from ._enrich import SuperProperties
+from ._events import Message, build_set
+from ._flag_service import FlagService
+from ._legacy import legacy_group, legacy_track, normalize
 from ._options import parse_options
 from ._pipeline import Hint
+from ._posthog import (
+    PERSONLESS,
+    UNSET,
+    alias_message,
+    capture_message,
+    group_identify_message,
+    identify_message,
+    with_geoip,
+)
 from ._promise import MessagePromise
 from ._redact import register_secret
 from ._stages import build_pipeline
-from .errors import ClientClosedError, ConfigurationError, DeliveryError, ValidationError
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
-
-    from ._flag_service import AllFlagsOptions, FlagOptions
-    from .flags import FlagDefinitions, FlagResult
+from .errors import ClientClosedError, ConfigurationError, DeliveryError
 
 __all__ = ["Client"]
 
 _WANT_FLAGS = Hint(feature_flags={})
 FlushCallback = Callable[[Optional[DeliveryError]], Any]
+Built = Tuple[Message, Optional[Hint]]
 
 
-class Client:
-    """An analytics-node client on a PostHog core. ``Client(opts)`` or ``Client()`` + ``init``."""
+class Client(FlagCalls):
+    """An analytics-node client on a PostHog core.
 
-    def __init__(self, options: Optional[Mapping[str, Any]] = None, /, **kwargs: Any) -> None:
+    ``Client({"secret": ...})``, ``Client(secret=...)``, ``Client("phc_...", host)`` as
+    posthog-python's ``Posthog``, or ``Client()`` then ``init``.
+    """
+
+    def __init__(self, options: Any = None, host: Optional[str] = None, /, **kwargs: Any) -> None:
         self._emitter = ClientEmitter()
         self._engine: AnyEngine = NOT_INITIALIZED
         self._flags = FlagService(report_error=lambda error: self._emitter.emit("error", error))
+        self._supers = SuperProperties(None)
+        if isinstance(options, str):  # posthog-python: Posthog("phc_...", host=...)
+            kwargs["secret"], options = options, None
+        if host is not None:
+            kwargs["host"] = host
         if options is not None or kwargs:
             self.init(options, **kwargs)
 
@@ -71,8 +87,12 @@ class Client:
             )
         parsed = parse_options(options, **kwargs)
         register_secret(parsed.secret, parsed.flags.personal_api_key)
-        self._flags.start(parsed.flags)
-        pipeline = build_pipeline(parsed, self._flags)
+        capture = parsed.capture
+        if capture.debug:
+            debug_logging()
+        self._supers = SuperProperties(capture.super_properties)
+        self._flags.start(parsed.flags, disabled=capture.disabled)
+        pipeline = build_pipeline(parsed, self._flags, self._supers)
         self._engine = Engine(parsed, self._emitter, pipeline, trigger_subject=self)
         self._emitter.emit("initialize")
 
@@ -134,17 +154,17 @@ class Client:
     def identify(self, message: Any = None, /, *args: Any, **kwargs: Any) -> MessagePromise:
         """``identify({'userId', 'traits', 'timestamp', 'context'})`` -> ``$identify``.
 
-        PostHog style also works: ``identify(distinct_id, properties)``.
+        Also posthog-node's ``identify({'distinctId', 'properties'})`` and the PostHog
+        style ``identify(distinct_id, properties)``; ``$set``, ``$set_once`` and
+        ``$anon_distinct_id`` among the properties go where PostHog reads them.
         """
-        if len(args) > 1 or (args and not isinstance(message, (str, int))):
-            raise ValidationError(
-                "identify() takes a message mapping, or (distinct_id, properties)",
-                field="properties",
-            )
-        if isinstance(message, (str, int)) and not isinstance(message, bool):
-            props = args[0] if args else kwargs.pop("properties", None)
-            return self._engine.submit(build_set(message, props, event="$identify", **kwargs))
-        return self._engine.submit(legacy_identify(normalize("identify", message, kwargs)))
+        return self._engine.submit(*identify_message(message, args, kwargs))
+
+    def identify_immediate(
+        self, message: Any = None, /, *args: Any, **kwargs: Any
+    ) -> MessagePromise:
+        """``identify`` sent before returning (posthog-node's ``identifyImmediate``)."""
+        return self._engine.submit_now(*identify_message(message, args, kwargs))
 
     def track(self, message: Any = None, /, **kwargs: Any) -> MessagePromise:
         """``track({'userId', 'event', 'properties', 'timestamp', 'context'})``."""
@@ -157,19 +177,16 @@ class Client:
     def alias(self, message: Any = None, to: Any = None, /, **kwargs: Any) -> MessagePromise:
         """``alias({'from': old, 'to': new})`` or ``alias(old, new)`` -> ``$create_alias``.
 
-        PostHog's ``alias(previous_id=..., distinct_id=...)`` is the same call.
+        PostHog's ``alias(previous_id=..., distinct_id=...)`` and posthog-node's
+        ``alias({'distinctId': old, 'alias': new})`` are the same call.
         """
-        if isinstance(message, Mapping) or (message is None and to is None and not kwargs):
-            return self._engine.submit(legacy_alias(normalize("alias", message, {})))
-        previous = kwargs.pop("previous_id", message)
-        new = kwargs.pop("distinct_id", to)
-        if previous is None and new is None and kwargs:
-            return self._engine.submit(legacy_alias(normalize("alias", None, kwargs)))
-        timestamp, uuid = kwargs.pop("timestamp", None), kwargs.pop("uuid", None)
-        if kwargs:
-            name = next(iter(kwargs))
-            raise ValidationError(f"alias() got an unknown argument {name!r}", field=name)
-        return self._engine.submit(build_alias(previous, new, timestamp, uuid))
+        return self._engine.submit(*alias_message(message, to, kwargs))
+
+    def alias_immediate(
+        self, message: Any = None, to: Any = None, /, **kwargs: Any
+    ) -> MessagePromise:
+        """``alias`` sent before returning (posthog-node's ``aliasImmediate``)."""
+        return self._engine.submit_now(*alias_message(message, to, kwargs))
 
     def group(self, message: Any = None, /, **kwargs: Any) -> MessagePromise:
         """``group({'groupId', 'userId', 'traits'})`` -> ``$groupidentify``."""
@@ -177,61 +194,184 @@ class Client:
         return engine.submit(legacy_group(normalize("group", message, kwargs), engine.group_type))
 
     # -- PostHog --------------------------------------------------------------------
+    @overload
+    def capture(
+        self,
+        event: str,
+        /,
+        *,
+        distinct_id: Any = ...,
+        properties: Optional[Mapping[str, Any]] = ...,
+        timestamp: Any = ...,
+        uuid: Any = ...,
+        groups: Optional[Mapping[str, Any]] = ...,
+        send_feature_flags: bool = ...,
+        disable_geoip: Optional[bool] = ...,
+    ) -> MessagePromise: ...
+
+    @overload
     def capture(
         self,
         distinct_id: Any,
-        event: Any,
+        event: str,
+        /,
+        properties: Optional[Mapping[str, Any]] = ...,
+        timestamp: Any = ...,
+        uuid: Any = ...,
+        groups: Optional[Mapping[str, Any]] = ...,
+        *,
+        send_feature_flags: bool = ...,
+        disable_geoip: Optional[bool] = ...,
+    ) -> MessagePromise: ...
+
+    @overload
+    def capture(self, message: Mapping[str, Any], /) -> MessagePromise: ...
+
+    def capture(
+        self,
+        first: Any = UNSET,
+        second: Any = UNSET,
+        /,
         properties: Optional[Mapping[str, Any]] = None,
         timestamp: Any = None,
         uuid: Any = None,
         groups: Optional[Mapping[str, Any]] = None,
         *,
+        distinct_id: Any = UNSET,
+        event: Any = UNSET,
         send_feature_flags: bool = False,
+        disable_geoip: Optional[bool] = None,
     ) -> MessagePromise:
-        """PostHog's ``capture``: one event for ``distinct_id``."""
-        built = build_capture(distinct_id, event, properties, timestamp, uuid, groups)
-        if send_feature_flags:
-            return self._engine.submit(built, Hint(feature_flags={"groups": groups}))
-        return self._engine.submit(built)
+        """PostHog's ``capture``: ``capture("event", distinct_id=..., properties=...)``.
 
-    def set(
+        Also ``capture(distinct_id, event, properties)`` (two positional arguments are
+        always this form) and posthog-node's ``capture({"distinctId", "event", ...})``.
+        Without a distinct id, the context's is used, else the event is personless.
+        """
+        message, hint = capture_message(
+            first, second, properties, timestamp, uuid, groups,
+            distinct_id=distinct_id, event=event,
+            send_feature_flags=send_feature_flags, disable_geoip=disable_geoip,
+        )  # fmt: skip
+        return self._engine.submit(message, hint)
+
+    def capture_immediate(
         self,
-        distinct_id: Any,
+        first: Any = UNSET,
+        second: Any = UNSET,
         properties: Optional[Mapping[str, Any]] = None,
         timestamp: Any = None,
         uuid: Any = None,
+        groups: Optional[Mapping[str, Any]] = None,
+        *,
+        distinct_id: Any = UNSET,
+        event: Any = UNSET,
+        send_feature_flags: bool = False,
+        disable_geoip: Optional[bool] = None,
     ) -> MessagePromise:
-        """Set person properties (a ``$set`` event)."""
-        return self._engine.submit(build_set(distinct_id, properties, timestamp, uuid))
+        """``capture`` sent before returning (posthog-node's ``captureImmediate``): the
+        promise has its outcome when the call returns. The same forms as ``capture``."""
+        message, hint = capture_message(
+            first, second, properties, timestamp, uuid, groups,
+            distinct_id=distinct_id, event=event,
+            send_feature_flags=send_feature_flags, disable_geoip=disable_geoip,
+        )  # fmt: skip
+        return self._engine.submit_now(message, hint)
+
+    def set(
+        self,
+        distinct_id: Any = None,
+        properties: Optional[Mapping[str, Any]] = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+        *,
+        disable_geoip: Optional[bool] = None,
+    ) -> MessagePromise:
+        """Set person properties (a ``$set`` event); ``$set_once`` among them sets once."""
+        built = build_set(distinct_id, properties, timestamp, uuid)
+        return self._engine.submit(with_geoip(built, disable_geoip), _person_hint(built))
+
+    def set_once(
+        self,
+        distinct_id: Any = None,
+        properties: Optional[Mapping[str, Any]] = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+        *,
+        disable_geoip: Optional[bool] = None,
+    ) -> MessagePromise:
+        """Set person properties only where they are not set yet (a ``$set_once`` event)."""
+        built = build_set(distinct_id, properties, timestamp, uuid, event="$set_once")
+        return self._engine.submit(with_geoip(built, disable_geoip), _person_hint(built))
 
     def group_identify(
         self,
-        group_type: Any,
-        group_key: Any,
+        group_type: Any = None,
+        group_key: Any = None,
         properties: Optional[Mapping[str, Any]] = None,
         timestamp: Any = None,
         uuid: Any = None,
         distinct_id: Any = None,
+        *,
+        disable_geoip: Optional[bool] = None,
     ) -> MessagePromise:
-        """Set properties on a group (a ``$groupidentify`` event)."""
+        """Set properties on a group (``$groupidentify``); also posthog-node's object."""
         return self._engine.submit(
-            build_group_identify(group_type, group_key, properties, timestamp, uuid, distinct_id)
+            *group_identify_message(
+                group_type, group_key, properties, timestamp, uuid, distinct_id, disable_geoip
+            )
         )
+
+    def group_identify_immediate(
+        self,
+        group_type: Any = None,
+        group_key: Any = None,
+        properties: Optional[Mapping[str, Any]] = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+        distinct_id: Any = None,
+        *,
+        disable_geoip: Optional[bool] = None,
+    ) -> MessagePromise:
+        """``group_identify`` sent before returning (``groupIdentifyImmediate``)."""
+        return self._engine.submit_now(
+            *group_identify_message(
+                group_type, group_key, properties, timestamp, uuid, distinct_id, disable_geoip
+            )
+        )
+
+    # -- super properties ---------------------------------------------------------------
+    def register(self, properties: Mapping[str, Any]) -> None:
+        """Add super properties: sent with every event from now on, over the call's own."""
+        self._supers.register(properties)
+
+    def unregister(self, key: str) -> None:
+        """Stop sending the super property ``key``."""
+        self._supers.unregister(key)
+
+    @property
+    def super_properties(self) -> Dict[str, Any]:
+        return dict(self._supers.current)
 
     # -- flush and shutdown -----------------------------------------------------------
     def flush(
-        self, callback: Optional[FlushCallback] = None, *, timeout: Optional[float] = None
+        self,
+        callback: Optional[FlushCallback] = None,
+        *,
+        timeout: Optional[float] = None,
+        timeout_seconds: Optional[float] = None,
     ) -> bool:
         """Send everything queued now.
 
         With ``callback``: returns at once; ``callback(err)`` is called once everything
         queued at the time of the call has settled (``err`` is None if all of it was
         delivered, else the first delivery error). Without: blocks until then or for
-        ``timeout`` seconds, and returns True if it all settled. Called on the worker
-        thread (from a listener), the blocking form schedules the flush and returns
-        False instead of waiting on itself.
+        ``timeout`` seconds (``timeout_seconds``, posthog-python's name, is the same),
+        and returns True if it all settled. Called on the worker thread (from a
+        listener), the blocking form schedules the flush and returns False instead of
+        waiting on itself.
         """
-        return self._engine.flush(callback, timeout)
+        return self._engine.flush(callback, timeout if timeout is not None else timeout_seconds)
 
     def shutdown(self, timeout: Optional[float] = None) -> bool:
         """Drain within ``timeout`` s (default: the ``shutdown_timeout`` option) and stop.
@@ -253,137 +393,25 @@ class Client:
 
     close = shutdown
 
-    # -- feature flags (posthog-python's names) ---------------------------------------
-    # The three single-flag calls spell out FlagOptions: forwarding **kwargs would cost
-    # a fifth of a local evaluation. They differ only in what they return.
-    def get_feature_flag_result(
-        self,
-        key: str,
-        distinct_id: Any,
-        *,
-        groups: Optional[Mapping[str, Any]] = None,
-        person_properties: Optional[Mapping[str, Any]] = None,
-        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
-        only_evaluate_locally: bool = False,
-        send_feature_flag_events: Optional[bool] = None,
-        disable_geoip: Optional[bool] = None,
-    ) -> Optional[FlagResult]:
-        """Evaluate ``key`` for ``distinct_id``: locally when possible, else one server call.
+    def join(self) -> bool:
+        """posthog-python's ``join()``: send what is queued and stop (``shutdown``)."""
+        return self.shutdown()
 
-        Returns None when the flag is unknown, when ``only_evaluate_locally`` and it
-        cannot be decided locally, or when the server could not be reached (the
-        error goes to the client's ``error`` listeners).
-        """
-        result, called = self._flags.evaluate(
-            key, distinct_id, groups, person_properties, group_properties,
-            only_evaluate_locally, send_feature_flag_events, disable_geoip,
-        )  # fmt: skip
-        if called is not None:
-            self._engine.submit(called)
-        return result
-
-    def get_feature_flag(
-        self,
-        key: str,
-        distinct_id: Any,
-        *,
-        groups: Optional[Mapping[str, Any]] = None,
-        person_properties: Optional[Mapping[str, Any]] = None,
-        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
-        only_evaluate_locally: bool = False,
-        send_feature_flag_events: Optional[bool] = None,
-        disable_geoip: Optional[bool] = None,
-    ) -> Optional[FlagValue]:
-        """The flag's value (True/False or the variant key), or None (see the result form)."""
-        result, called = self._flags.evaluate(
-            key, distinct_id, groups, person_properties, group_properties,
-            only_evaluate_locally, send_feature_flag_events, disable_geoip,
-        )  # fmt: skip
-        if called is not None:
-            self._engine.submit(called)
-        return None if result is None else result.value
-
-    def feature_enabled(
-        self,
-        key: str,
-        distinct_id: Any,
-        *,
-        groups: Optional[Mapping[str, Any]] = None,
-        person_properties: Optional[Mapping[str, Any]] = None,
-        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
-        only_evaluate_locally: bool = False,
-        send_feature_flag_events: Optional[bool] = None,
-        disable_geoip: Optional[bool] = None,
-    ) -> Optional[bool]:
-        """True if the flag is on for ``distinct_id``; None if it could not be evaluated."""
-        result, called = self._flags.evaluate(
-            key, distinct_id, groups, person_properties, group_properties,
-            only_evaluate_locally, send_feature_flag_events, disable_geoip,
-        )  # fmt: skip
-        if called is not None:
-            self._engine.submit(called)
-        return None if result is None else result.value is not False
-
-    is_feature_enabled = feature_enabled
-
-    def get_feature_flag_payload(
-        self,
-        key: str,
-        distinct_id: Any,
-        match_value: Optional[FlagValue] = None,
-        **kwargs: Unpack[FlagOptions],
-    ) -> Any:
-        """The decoded JSON payload for the flag's value (or for ``match_value``)."""
-        if match_value is not None:
-            known, payload = self._flags.payload_for(key, match_value)
-            if known:
-                return payload
-        kwargs.setdefault("send_feature_flag_events", False)
-        result = self.get_feature_flag_result(key, distinct_id, **kwargs)
-        return None if result is None else result.payload
-
-    def get_all_flags_and_payloads(
-        self, distinct_id: Any, **kwargs: Unpack[AllFlagsOptions]
-    ) -> Dict[str, Dict[str, Any]]:
-        """``{"featureFlags": {key: value}, "featureFlagPayloads": {key: payload}}``."""
-        return all_flags_and_payloads(self._flags, distinct_id, **kwargs)
-
-    def get_all_flags(self, distinct_id: Any, **kwargs: Unpack[AllFlagsOptions]) -> Dict[str, Any]:
-        """Every flag's value for ``distinct_id`` (local first, the server for the rest)."""
-        return all_flags_and_payloads(self._flags, distinct_id, **kwargs)["featureFlags"]
-
-    def get_remote_config_payload(self, key: str) -> Any:
-        """A remote-config flag's payload, from the server (needs ``personal_api_key``)."""
-        return remote_config_payload(self._flags, key)
-
-    def is_local_evaluation_ready(self) -> bool:
-        """True once flag definitions are loaded for local evaluation."""
-        return self._flags.ready()
-
-    def wait_for_local_evaluation_ready(self, timeout: Optional[float] = None) -> bool:
-        """Block until definitions are loaded (True) or ``timeout`` passes (False)."""
-        return self._flags.wait_ready(timeout)
-
-    def reload_feature_flags(self) -> bool:
-        """Fetch the definitions now; True on success. Needs ``personal_api_key``."""
-        return self._flags.reload()
-
-    load_feature_flags = reload_feature_flags
-
-    def load_flag_definitions(self, definitions: Optional[FlagDefinitions]) -> None:
-        """Use these parsed definitions for local evaluation (tests, or bootstrapping)."""
-        self._flags.definitions = definitions
-
-    def override_feature_flags(
-        self,
-        flags: Optional[Mapping[str, FlagValue]],
-        payloads: Optional[Mapping[str, Any]] = None,
-    ) -> None:
-        """Force flag values (and payloads) for every caller; ``None`` removes overrides."""
-        self._flags.override(flags, payloads)
+    # posthog-node's names for the same calls
+    groupIdentify = group_identify
+    captureImmediate = capture_immediate
+    identifyImmediate = identify_immediate
+    aliasImmediate = alias_immediate
+    groupIdentifyImmediate = group_identify_immediate
 
     def __repr__(self) -> str:
         options = self._engine.options
         if options is None:
             return "<Client uninitialized>"
         return f"<Client host={options.host} flush_at={options.flush_at} state={self.state.value}>"
+
+
+def _person_hint(message: Message) -> Optional[Hint]:
+    """A person event without a person goes through the personless stage (to be dropped,
+    or given the context's id)."""
+    return PERSONLESS if message.distinct_id is None else None

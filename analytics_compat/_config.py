@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 import time
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import attrs
 
@@ -85,6 +85,8 @@ class DeliveryConfig:
 
     host: str = DEFAULT_HOST
     secret: str = attrs.field(repr=False)
+    disable_geoip: bool = True  # every event says $geoip_disable: true unless it says otherwise
+    is_server: bool = False  # add $is_server: true to every event (posthog-python does)
     gzip: bool = True
     timeout: float = 10.0
     max_retries: int = 3
@@ -98,10 +100,25 @@ class DeliveryConfig:
 
 @attrs.frozen(kw_only=True)
 class CaptureConfig:
-    """What the call surface needs. ``send=False`` is test mode: nothing leaves."""
+    """What the call surface and the engine need.
+
+    ``send=False`` is test mode: nothing leaves, promises emit ``flush``. ``disabled``:
+    every call is a no-op (promises settle at once as ``flush``), flags give None and
+    nothing touches the network. ``sync_mode``: each message is sent on the caller's
+    thread before the call returns. ``on_error(error, messages)`` is called after the
+    client's ``error`` event for a delivery failure, with the messages it failed (as
+    dicts). ``threads`` is accepted for posthog-python's ``thread``: one worker does.
+    """
 
     send: bool = True
     group_type: str = "company"
+    super_properties: Dict[str, Any] = attrs.field(factory=dict)
+    before_send: Optional[Callable[[Dict[str, Any]], Any]] = attrs.field(default=None, repr=False)
+    disabled: bool = False
+    sync_mode: bool = False
+    on_error: Optional[Callable[..., Any]] = attrs.field(default=None, repr=False)
+    debug: bool = False
+    threads: int = 1
 
 
 @attrs.frozen(kw_only=True)
@@ -118,7 +135,8 @@ class FlagsConfig:
     definitions_path: Optional[str] = None
     definitions_cache_file: Optional[str] = None  # shared by the processes of one host
     definitions_cache: Any = attrs.field(default=None, repr=False)  # a cache provider
-    disable_geoip: bool = False
+    local_evaluation: bool = True  # poll definitions when a personal API key is set
+    disable_geoip: bool = True
     send_events: bool = True
 
 

@@ -3,10 +3,11 @@
 Owns the ``Dispatcher`` interface the engine talks to, the ``Lifecycle`` states it
 reports, the ``Sender`` interface a queueing dispatcher sends with (the transport),
 and the dispatchers that need no worker: ``NullDispatcher`` (``send=False``,
-test mode: every message is settled as delivered at once and nothing leaves the
-process). The batching dispatcher is ``_batching.Batcher``; an immediate one (send
-on the caller's thread) would be a third implementation of the same interface, as
-OpenTelemetry's simple and batch span processors share one exporter.
+test mode, and ``disabled``: every message is settled as delivered at once and
+nothing leaves the process) and ``ImmediateDispatcher`` (``sync_mode`` and the
+``*_immediate`` calls: sent on the caller's thread before the call returns). The
+batching dispatcher is ``_batching.Batcher``: three final steps over one transport,
+as OpenTelemetry's simple and batch span processors share one exporter.
 
 Knows nothing about HTTP, wire formats or listeners.
 """
@@ -14,13 +15,28 @@ Knows nothing about HTTP, wire formats or listeners.
 from __future__ import annotations
 
 import enum
+import logging
 import threading
+import time
+import weakref
 from typing import Any, Callable, List, Optional, Protocol
 
 from ._events import Message
+from ._lifecycle import ForkPhase, after_fork_in_child
+from .errors import ShutdownTimeoutError, TransportError
 from .transport import Deadline, Outcome
 
-__all__ = ["Dispatcher", "FlushCallback", "FlushHandle", "Lifecycle", "NullDispatcher", "Sender"]
+__all__ = [
+    "Dispatcher",
+    "FlushCallback",
+    "FlushHandle",
+    "ImmediateDispatcher",
+    "Lifecycle",
+    "NullDispatcher",
+    "Sender",
+]
+
+logger = logging.getLogger("analytics_compat")
 
 FlushCallback = Callable[[Optional[Any]], None]  # called with None or a DeliveryError
 
@@ -116,3 +132,62 @@ class NullDispatcher:
     def shutdown(self, timeout: Optional[float]) -> bool:
         self._state = Lifecycle.CLOSED
         return True
+
+
+_IMMEDIATE: weakref.WeakSet[ImmediateDispatcher] = weakref.WeakSet()
+
+
+class ImmediateDispatcher(NullDispatcher):
+    """Sends each message on the caller's thread before ``put`` returns (``sync_mode``,
+    and the ``*_immediate`` calls): the outcome is on the promise when the call returns.
+
+    Calls from several threads take turns on the one connection. Retries, backoff and
+    ``Retry-After`` are the transport's, as for the batcher; ``shutdown`` ends an attempt
+    under way by its deadline. Listeners run on the calling thread.
+    """
+
+    def __init__(self, sender: Sender, deliver: Callable[[List[Message], List[Outcome]], None]):
+        super().__init__()
+        self._sender = sender
+        self._deliver = deliver
+        self._lock = threading.Lock()
+        self._deadline = Deadline()
+        _IMMEDIATE.add(self)
+
+    def put(self, message: Message) -> bool:
+        with self._lock:
+            if self._state is Lifecycle.CLOSED:  # a call that raced shutdown
+                late = ShutdownTimeoutError("the client was shut down before this was sent")
+                self._deliver([message], [Outcome.failed(late)])
+                return True
+            try:
+                self._sender.send([message], self._deliver, self._deadline)
+            except BaseException as exc:  # a bug: fail the message, never lose it
+                logger.exception("analytics-compat: internal error while sending a message")
+                if not message.done():
+                    error = TransportError(f"internal error while sending: {type(exc).__name__}")
+                    self._deliver([message], [Outcome.failed(error)])
+        return True
+
+    def shutdown(self, timeout: Optional[float]) -> bool:
+        """Cut a send under way short at ``timeout`` seconds from now, then close."""
+        self._deadline.set(time.monotonic() + (timeout or 0.0))
+        if self._lock.acquire(timeout=(timeout or 0.0) + 1.0):
+            try:
+                self._state = Lifecycle.CLOSED
+                self._sender.close()
+            finally:
+                self._lock.release()
+        else:
+            self._state = Lifecycle.CLOSED
+        _IMMEDIATE.discard(self)
+        return True
+
+
+def _renew_in_child() -> None:
+    for dispatcher in list(_IMMEDIATE):
+        dispatcher._lock = threading.Lock()  # a lock held at fork() stays held
+        dispatcher._sender.after_fork()
+
+
+after_fork_in_child(_renew_in_child, ForkPhase.STATE)

@@ -23,7 +23,7 @@ from ._lifecycle import after_fork_in_child
 from ._listeners import call_safely
 from .errors import QueueFullError
 
-__all__ = ["ClientEmitter", "log_error"]
+__all__ = ["ClientEmitter", "debug_logging", "log_error"]
 
 logger = logging.getLogger("analytics_compat")
 
@@ -114,3 +114,15 @@ def _new_locks_in_child() -> None:
 
 
 after_fork_in_child(_new_locks_in_child)
+
+
+def debug_logging() -> None:
+    """``debug=True`` (posthog-python's and Segment's): DEBUG records of this library are
+    shown on stderr, through a handler added once if the logger has none. Keys and
+    payloads are never logged, debug or not."""
+    log = logging.getLogger("analytics_compat")
+    log.setLevel(logging.DEBUG)
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        log.addHandler(handler)

@@ -16,15 +16,17 @@ Knows nothing about the call surface (legacy or PostHog names) or about flags.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Dict, List, Optional, Union
 
 import attrs
 
 from ._batching import Batcher
 from ._config import CaptureConfig, ClientOptions
-from ._dispatch import Dispatcher, Lifecycle, NullDispatcher
+from ._dispatch import Dispatcher, ImmediateDispatcher, Lifecycle, NullDispatcher
 from ._emitter import ClientEmitter
 from ._events import Message
+from ._listeners import call_safely
 from ._pipeline import Hint, Pipeline
 from ._promise import settle_all
 from .errors import ClientClosedError, DeliveryError, NotInitializedError, QueueFullError
@@ -63,15 +65,29 @@ class Engine:
         self.options = options
         self._emitter = emitter
         self._pipeline = pipeline
+        self._on_error = options.capture.on_error
         self.delivered = 0
         self.failed = 0
-        self.dispatcher: Dispatcher = (
-            _batcher(options, self._deliver, self._report_drops, trigger_subject)
-            if options.capture.send
-            else NullDispatcher()
-        )
+        capture = options.capture
+        self._immediate: Optional[ImmediateDispatcher] = None
+        self.dispatcher: Dispatcher
+        if capture.disabled or not capture.send:
+            self.dispatcher = NullDispatcher()
+        elif capture.sync_mode:
+            self.dispatcher = self._immediate = ImmediateDispatcher(
+                build_transport(options), self._deliver
+            )
+        else:
+            self.dispatcher = Batcher(
+                options.batch,
+                build_transport(options),
+                self._deliver,
+                self._report_drops,
+                trigger_subject,
+            )
         self._put = self.dispatcher.put
-        self.group_type = options.capture.group_type
+        self._lock = threading.Lock()
+        self.group_type = capture.group_type
 
     # -- caller's thread ------------------------------------------------------------
     def submit(self, message: Message, hint: Optional[Hint] = None) -> Message:
@@ -83,6 +99,23 @@ class Engine:
         self._put(message)
         return message
 
+    def submit_now(self, message: Message, hint: Optional[Hint] = None) -> Message:
+        """Like ``submit``, but sent on this thread before returning (``*_immediate``)."""
+        pipeline = self._pipeline
+        stages = pipeline.plain if hint is None else pipeline.hinted
+        if stages and pipeline.run(stages, message, hint) is None:
+            return message
+        self._immediate_dispatcher().put(message)
+        return message
+
+    def _immediate_dispatcher(self) -> Dispatcher:
+        if isinstance(self.dispatcher, NullDispatcher):  # test mode, disabled, sync_mode
+            return self.dispatcher
+        with self._lock:
+            if self._immediate is None:  # its own connection: the worker owns the other
+                self._immediate = ImmediateDispatcher(build_transport(self.options), self._deliver)
+            return self._immediate
+
     def flush(self, callback: Optional[FlushCallback], timeout: Optional[float]) -> bool:
         waiter = self.dispatcher.flush(callback)
         if callback is not None or self.dispatcher.on_worker_thread():
@@ -90,7 +123,11 @@ class Engine:
         return waiter.done.wait(timeout)
 
     def shutdown(self, timeout: Optional[float]) -> bool:
-        return self.dispatcher.shutdown(timeout)
+        drained = self.dispatcher.shutdown(timeout)
+        immediate = self._immediate
+        if immediate is not None and immediate is not self.dispatcher:
+            immediate.shutdown(0.0)
+        return drained
 
     @property
     def state(self) -> Lifecycle:
@@ -126,9 +163,9 @@ class Engine:
         errors = [outcome.error for outcome in outcomes]
         emit = self._emitter.emit
         if errors.count(None) == len(errors):  # the common case, counted at C speed
-            uuids = tuple(m.uuid or "" for m in messages)
+            uuids = tuple(m.uuid for m in messages)
         else:
-            uuids = tuple(m.uuid or "" for m, e in zip(messages, errors) if e is None)
+            uuids = tuple(m.uuid for m, e in zip(messages, errors) if e is None)
         self.delivered += len(uuids)
         self.failed += len(messages) - len(uuids)
         if uuids:
@@ -139,6 +176,10 @@ class Engine:
                 if error is not None and not any(error is s for s in seen):
                     seen.append(error)
                     emit("error", error)
+            if self._on_error is not None:  # posthog-python's and Segment's on_error
+                for error in seen:
+                    items = [m.as_event() for m, e in zip(messages, errors) if e is error]
+                    call_safely(self._on_error, (error, items), "on_error callback")
         settle_all(messages, errors)
 
     def _report_drops(self, count: int) -> None:
@@ -146,13 +187,8 @@ class Engine:
             self._emitter.emit("error", QueueFullError("queue full: a message was dropped"))
 
 
-def _batcher(
-    options: ClientOptions,
-    deliver: Callable[[List[Message], List[Outcome]], None],
-    on_dropped: Callable[[int], None],
-    trigger_subject: Any,
-) -> Batcher:
-    """The batching dispatcher over a transport speaking the client's protocol."""
+def build_transport(options: ClientOptions) -> Transport:
+    """A transport speaking the client's protocol, over a connection of its own."""
     delivery = options.delivery
     http = HttpClient(
         host=delivery.host,
@@ -164,10 +200,12 @@ def _batcher(
         max_retry_after=delivery.max_retry_after,
     )
     protocol = V0Protocol(
-        secret=delivery.secret, historical_migration=delivery.historical_migration
+        secret=delivery.secret,
+        historical_migration=delivery.historical_migration,
+        disable_geoip=delivery.disable_geoip,
+        is_server=delivery.is_server,
     )
-    transport = Transport(delivery, protocol, http)
-    return Batcher(options.batch, transport, deliver, on_dropped, trigger_subject)
+    return Transport(delivery, protocol, http)
 
 
 class NotInitializedEngine:
@@ -182,6 +220,8 @@ class NotInitializedEngine:
 
     def submit(self, message: Message, hint: Optional[Hint] = None) -> Message:
         raise NotInitializedError()
+
+    submit_now = submit
 
     def flush(self, callback: Optional[FlushCallback], timeout: Optional[float]) -> bool:
         raise NotInitializedError()
@@ -208,6 +248,8 @@ class ClosedEngine:
 
     def submit(self, message: Message, hint: Optional[Hint] = None) -> Message:
         raise ClientClosedError()
+
+    submit_now = submit
 
     def flush(self, callback: Optional[FlushCallback], timeout: Optional[float]) -> bool:
         raise ClientClosedError()

@@ -23,11 +23,14 @@ from typing import Any, Callable, Dict, Mapping, Optional, Union
 from ._jsonsafe import check_int, iso_utc, json_safe_mapping
 from ._lifecycle import ForkPhase, after_fork_in_child
 from ._promise import MessagePromise, PromiseState
+from ._promise import lock as _promise_lock
+from ._version import __version__
 from .errors import ValidationError
 
 __all__ = [
     "LIB_NAME",
     "Message",
+    "add_sdk_properties",
     "build_alias",
     "build_capture",
     "build_group_identify",
@@ -36,6 +39,8 @@ __all__ = [
     "json_string",
     "json_text",
     "parse_timestamp",
+    "person_properties",
+    "sdk_properties",
     "stamp",
     "utf8",
 ]
@@ -53,6 +58,9 @@ class Message(MessagePromise):
 
     Built on the caller's thread; encoded on the worker's, by the client's protocol,
     which keeps the bytes in ``encoded`` so every attempt sends the same event.
+    ``uuid`` is made on first use: when the caller reads it (so it is known as soon as
+    the call returns) or when the worker encodes the event, whichever comes first; a
+    lock makes both see the same one, and a call that never asks pays nothing.
     """
 
     __slots__ = (
@@ -78,7 +86,7 @@ class Message(MessagePromise):
         self._error = None
         self._listeners = None
         self._event = None
-        self.uuid = uuid
+        self._uuid = uuid
         self.event = event
         self.distinct_id = distinct_id
         self.properties = properties
@@ -86,6 +94,26 @@ class Message(MessagePromise):
         self.encoded: Optional[bytes] = None
         self.enqueued_at = 0.0
         self.seq = 0  # set by the batcher: order of arrival in the queue
+
+    def as_event(self) -> Dict[str, Any]:
+        """The event as a dict (what ``before_send`` and ``on_error`` are given)."""
+        return {
+            "event": self.event,
+            "distinct_id": self.distinct_id,
+            "properties": self.properties,
+            "timestamp": stamp(self),
+            "uuid": self.uuid,
+        }
+
+    @property
+    def uuid(self) -> str:
+        made = self._uuid
+        if made is None:
+            with _promise_lock():
+                made = self._uuid
+                if made is None:
+                    made = self._uuid = _fast_uuid4()
+        return made
 
 
 def check_distinct_id(value: Any, field: str) -> str:
@@ -147,10 +175,14 @@ def build_capture(
     event_field: str = "event",
     properties_field: str = "properties",
 ) -> Message:
-    """A PostHog ``capture``: any event name, properties as given."""
+    """A PostHog ``capture``: any event name, properties as given.
+
+    ``distinct_id=None`` is allowed here (PostHog's keyword call shapes): the
+    pipeline then takes the context's id, or makes the event personless.
+    """
     # The hot path: the common case (str ids, no timestamp/uuid) avoids helper calls.
     if type(distinct_id) is not str or not distinct_id:
-        distinct_id = check_distinct_id(distinct_id, id_field)
+        distinct_id = None if distinct_id is None else check_distinct_id(distinct_id, id_field)
     if type(event) is not str or not event:
         event = _check_name(event, event_field)
     props = {} if properties is None else json_safe_mapping(properties, properties_field)
@@ -158,11 +190,37 @@ def build_capture(
         props["$groups"] = json_safe_mapping(groups, "groups")
     return Message(
         event,
-        distinct_id,
+        distinct_id,  # None until the pipeline gives it one
         props,
         time.time() if timestamp is None else parse_timestamp(timestamp),
         None if uuid is None else _check_uuid(uuid),
     )
+
+
+_PERSON_KEYS = ("$set", "$set_once", "$anon_distinct_id")
+
+
+def person_properties(properties: Any, field: str, main: str = "$set") -> dict[str, Any]:
+    """The properties of a person event, with ``$set`` / ``$set_once`` /
+    ``$anon_distinct_id`` where PostHog reads them: at the top of the event's properties.
+
+    The call's properties go under ``main``, except those three keys, which are
+    lifted beside it (so ``identify("u", {"$set_once": {...}})`` sets once, not a
+    property named ``$set_once``); a ``main`` given explicitly is merged over the rest.
+    """
+    data = _properties(properties, field)
+    lifted = {key: data.pop(key) for key in _PERSON_KEYS if key in data}
+    for key in ("$set", "$set_once"):
+        if key in lifted and not isinstance(lifted[key], dict):
+            raise ValidationError(f"{field}.{key} must be a mapping", field=f"{field}.{key}")
+    explicit = lifted.pop(main, None)
+    if explicit:
+        data.update(explicit)
+    if "$anon_distinct_id" in lifted:
+        lifted["$anon_distinct_id"] = check_distinct_id(
+            lifted["$anon_distinct_id"], f"{field}.$anon_distinct_id"
+        )
+    return {main: data, **lifted}
 
 
 def build_set(
@@ -176,12 +234,20 @@ def build_set(
     properties_field: str = "properties",
     extra: Optional[dict[str, Any]] = None,
 ) -> Message:
-    """Set person properties: ``$set`` (PostHog ``set``) or ``$identify`` (legacy identify)."""
+    """Person properties: ``$set`` (``set``), ``$set_once`` (``set_once``) or ``$identify``.
+
+    ``distinct_id=None`` is allowed (PostHog's keyword shapes): the pipeline takes the
+    context's id, or drops the event (a person event needs a person).
+    """
     props = dict(extra) if extra else {}
-    props["$set"] = _properties(properties, properties_field)
+    props.update(
+        person_properties(
+            properties, properties_field, "$set_once" if event == "$set_once" else "$set"
+        )
+    )
     return Message(
         event,
-        check_distinct_id(distinct_id, id_field),
+        None if distinct_id is None else check_distinct_id(distinct_id, id_field),  # type: ignore[arg-type]
         props,
         parse_timestamp(timestamp),
         _check_uuid(uuid),
@@ -268,6 +334,26 @@ json_text = _json_encoder()
 json_string: Callable[[str], str] = json.encoder.encode_basestring  # a quoted JSON string
 
 
+def sdk_properties(*, disable_geoip: bool, is_server: bool) -> Dict[str, Any]:
+    """What the SDK adds to every event's properties when it is encoded: ``$lib`` and
+    ``$lib_version``, ``$geoip_disable`` (unless the event says otherwise) and, asked
+    for, ``$is_server``. Protocols that carry ``$lib`` elsewhere drop those two."""
+    added: Dict[str, Any] = {"$lib": LIB_NAME, "$lib_version": __version__}
+    if disable_geoip:
+        added["$geoip_disable"] = True
+    if is_server:
+        added["$is_server"] = True
+    return added
+
+
+def add_sdk_properties(props: Dict[str, Any], added: Dict[str, Any]) -> None:
+    """Add ``added`` (from ``sdk_properties``): ``$lib`` always wins; ``$geoip_disable``
+    and ``$is_server`` only where the event did not set them itself."""
+    for key, value in added.items():
+        if key in ("$lib", "$lib_version") or key not in props:
+            props[key] = value
+
+
 def utf8(text: str) -> bytes:
     """``text`` as UTF-8; a lone surrogate (which no JSON parser of PostHog's accepts, and
     which would fail the whole batch) becomes U+FFFD, a surrogate pair its character."""
@@ -282,13 +368,11 @@ _seconds: Dict[int, str] = {}  # "YYYY-MM-DDTHH:MM:SS" of recent whole seconds
 
 
 def stamp(message: Message) -> str:
-    """On the worker: give the message its uuid (once) and its ISO-8601 UTC timestamp.
+    """On the worker: the message's ISO-8601 UTC timestamp (its uuid is ``message.uuid``).
 
     The text is what ``datetime.isoformat()`` gives for the instant, to the
     microsecond; the date and time of day are formatted once per second.
     """
-    if message.uuid is None:
-        message.uuid = _fast_uuid4()
     when = message.timestamp
     if isinstance(when, str):
         return when

@@ -41,6 +41,8 @@ def all_flags_and_payloads(
     disable_geoip: Optional[bool] = None,
 ) -> Dict[str, Dict[str, Any]]:
     """``{"featureFlags": {key: value}, "featureFlagPayloads": {key: payload}}``."""
+    if service.disabled:
+        return {"featureFlags": {}, "featureFlagPayloads": {}}
     config = service.require_open()
     did = check_distinct_id(distinct_id, "distinct_id")
     results: Dict[str, FlagResult] = {}
@@ -75,6 +77,8 @@ def all_flags_and_payloads(
 
 def remote_config_payload(service: FlagService, key: str) -> Any:
     """A remote-config flag's payload, from the server (needs ``personal_api_key``)."""
+    if service.disabled:
+        return None
     config = service.require_open()
     if not config.personal_api_key:
         logger.warning("analytics-compat: get_remote_config_payload needs a personal_api_key")

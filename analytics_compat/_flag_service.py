@@ -71,6 +71,7 @@ class AllFlagsOptions(TypedDict, total=False):
 class _State(enum.Enum):
     UNCONFIGURED = "unconfigured"
     OPEN = "open"
+    DISABLED = "disabled"  # the client's ``disabled`` option: no answers, no requests
     CLOSED = "closed"
 
 
@@ -118,12 +119,20 @@ class FlagService:
         self._seen = _SeenCache(_CALLED_CACHE_SIZE)
 
     # -- lifecycle ---------------------------------------------------------------------
-    def start(self, config: FlagsConfig) -> None:
-        """Configure; with a personal API key, start polling definitions."""
-        self.config = self._open = config
+    def start(self, config: FlagsConfig, *, disabled: bool = False) -> None:
+        """Configure; with a personal API key (and local evaluation on), start polling."""
+        self.config = config
+        if disabled:
+            self._state = _State.DISABLED
+            return
+        self._open = config
         self._state = _State.OPEN
-        if config.personal_api_key:
+        if config.personal_api_key and config.local_evaluation:
             self._start_poller(config)
+
+    @property
+    def disabled(self) -> bool:
+        return self._state is _State.DISABLED
 
     def _start_poller(self, config: FlagsConfig) -> None:
         assert config.personal_api_key
@@ -221,6 +230,8 @@ class FlagService:
         # One flat function on purpose: flag checks sit in request paths.
         config = self._open
         if config is None:
+            if self._state is _State.DISABLED:
+                return None, None
             config = self.require_open()
         if type(key) is not str or not key:
             raise ValidationError("key must be a non-empty string", field="key")

@@ -30,11 +30,12 @@ _SCALARS = (str, bool, type(None))
 _FAST = frozenset(_SCALARS)  # pass as they are; int and float pass after a range check
 _MAX_DEPTH = 32
 _INT_LIMIT = 1 << 1024  # beyond a double's range: no JSON number PostHog parses
+_INT_FLOOR = -_INT_LIMIT
 
 
 def check_int(value: int, field: str) -> int:
     """An integer JSON can carry to PostHog, or a ``ValidationError`` naming ``field``."""
-    if -_INT_LIMIT < value < _INT_LIMIT:
+    if _INT_FLOOR < value < _INT_LIMIT:
         return value
     raise ValidationError(
         f"{field} is an integer of {value.bit_length()} bits, too large for a JSON number",
@@ -75,7 +76,7 @@ def _mapping(value: Mapping[Any, Any], field: str, depth: int) -> dict[str, Any]
         kind = type(item)
         if kind not in _FAST:
             if kind is int:
-                if -_INT_LIMIT < item < _INT_LIMIT:
+                if _INT_FLOOR < item < _INT_LIMIT:
                     continue
             elif kind is float and item - item == 0:  # finite float
                 continue

@@ -31,47 +31,10 @@ from ._config import (
     FlagsConfig,
     FlushPolicy,
 )
+from ._spellings import ALIASES, REFUSED, SPEC, posthog_ingestion_host
 from .errors import ConfigurationError
 
 __all__ = ["parse_options", "snake_case"]
-
-# name -> (sub-config, field, kind, lower bound). Kinds: str, name, optstr, int, num,
-# ms (milliseconds, stored as seconds), bool, triggers, policy, clock, provider.
-# The sub-config "root" holds ``secret`` and ``host``, which several parts share.
-_SPEC: dict[str, tuple[str, str, str, float]] = {
-    "secret": ("root", "secret", "str", 0),
-    "host": ("root", "host", "str", 0),
-    "flush_at": ("batch", "flush_at", "int", 1),
-    "flush_after": ("batch", "flush_after", "ms", 0),
-    "max_queue_size": ("batch", "max_queue_size", "int", 1),
-    "timer_interval": ("batch", "timer_interval", "ms", 1),
-    "triggers": ("batch", "triggers", "triggers", 0),
-    "flush_policy": ("batch", "flush_policy", "policy", 0),
-    "max_batch_size": ("batch", "max_batch_size", "int", 1),
-    "shutdown_timeout": ("batch", "shutdown_timeout", "num", 0),
-    "clock": ("batch", "clock", "clock", 0),
-    "send": ("capture", "send", "bool", 0),
-    "group_type": ("capture", "group_type", "name", 0),
-    "max_batch_bytes": ("delivery", "max_batch_bytes", "int", 1024),
-    "max_event_bytes": ("delivery", "max_event_bytes", "int", 64),
-    "gzip": ("delivery", "gzip", "bool", 0),
-    "timeout": ("delivery", "timeout", "num", 0.001),
-    "max_retries": ("delivery", "max_retries", "int", 0),
-    "retry_backoff": ("delivery", "retry_backoff", "num", 0),
-    "max_retry_backoff": ("delivery", "max_retry_backoff", "num", 0),
-    "max_retry_after": ("delivery", "max_retry_after", "num", 0),
-    "historical_migration": ("delivery", "historical_migration", "bool", 0),
-    "personal_api_key": ("flags", "personal_api_key", "optstr", 0),
-    "poll_interval": ("flags", "poll_interval", "num", 0.01),
-    "feature_flags_polling_interval": ("flags", "poll_interval", "ms", 10),
-    "flags_request_timeout": ("flags", "request_timeout", "num", 0.001),
-    "flag_definitions_path": ("flags", "definitions_path", "optstr", 0),
-    "flag_definitions_cache_file": ("flags", "definitions_cache_file", "optstr", 0),
-    "flag_definitions_cache": ("flags", "definitions_cache", "provider", 0),
-    "disable_geoip": ("flags", "disable_geoip", "bool", 0),
-    "send_feature_flag_events": ("flags", "send_events", "bool", 0),
-}
-_ALIASES = {"api_key": "secret", "project_api_key": "secret", "write_key": "secret"}
 
 
 def snake_case(name: str) -> str:
@@ -105,12 +68,21 @@ def parse_options(options: Optional[Mapping[str, Any]] = None, **kwargs: Any) ->
             if not isinstance(raw_name, str):
                 raise ConfigurationError(f"option name {raw_name!r} is not a string")
             name = snake_case(raw_name)
-            name = _ALIASES.get(name, name)
-            if name not in _SPEC:
+            name = ALIASES.get(name, name)
+            if name in REFUSED:
+                raise ConfigurationError(
+                    f"option {raw_name!r} is not supported: {REFUSED[name]}", option=raw_name
+                )
+            if name not in SPEC:
                 raise ConfigurationError(f"unknown option {raw_name!r}", option=raw_name)
-            section, field, kind, low = _SPEC[name]
+            section, field, kind, low = SPEC[name]
             merged[section][field] = _check(raw_name, kind, low, value)
             spelled[field] = raw_name
+    batch = merged["batch"]
+    if "flush_interval" in batch:  # posthog-python's: a partial batch leaves this late
+        interval = batch.pop("flush_interval")
+        batch.setdefault("flush_after", interval)
+        batch.setdefault("timer_interval", interval)
     root = merged["root"]
     if not root.get("secret"):
         raise ConfigurationError(
@@ -123,7 +95,7 @@ def parse_options(options: Optional[Mapping[str, Any]] = None, **kwargs: Any) ->
             raise ConfigurationError(
                 "host must start with http:// or https://", option=spelled["host"]
             )
-        root["host"] = host.rstrip("/")
+        root["host"] = posthog_ingestion_host(host.rstrip("/"))
         if not _usable_host(root["host"]):
             raise ConfigurationError("host is not a usable URL", option=spelled["host"])
     return _build(root, merged)
@@ -198,6 +170,14 @@ def _check(name: str, kind: str, low: float, value: Any) -> Any:
             raise ConfigurationError(
                 f"option {name!r} must be 'legacy' or 'posthog'", option=name
             ) from None
+    if kind == "mapping":
+        if value is not None and not isinstance(value, Mapping):
+            raise bad("a mapping (dict)")
+        return dict(value or {})
+    if kind == "callable":
+        if value is not None and not callable(value):
+            raise bad("a callable (or None)")
+        return value
     if kind == "provider":
         wanted = ("should_fetch_flag_definitions", "get_flag_definitions")
         if value is not None and not all(callable(getattr(value, m, None)) for m in wanted):

@@ -96,18 +96,32 @@ def wake(name: str) -> None:
 class Pipeline:
     """Stages compiled at init; ``run`` is called only when the chosen tuple is non-empty."""
 
-    __slots__ = ("__weakref__", "_stages", "dropped", "hinted", "plain")
+    __slots__ = ("__weakref__", "_off", "_stages", "dropped", "hinted", "plain")
 
-    def __init__(self, stages: Sequence[Stage] = ()) -> None:
+    def __init__(self, stages: Sequence[Stage] = (), *, off: Sequence[str] = ()) -> None:
         self._stages = tuple(stages)
+        self._off = set(off)  # stages of this pipeline switched off (nothing to do yet)
         self.dropped: collections.Counter[str] = collections.Counter()
         with _LOCK:
             self._compile()
             _PIPELINES.add(self)
 
+    def switch(self, name: str, on: bool) -> None:
+        """Put the stage ``name`` of this pipeline in (``on``) or take it out."""
+        with _LOCK:
+            if on:
+                self._off.discard(name)
+            else:
+                self._off.add(name)
+            self._compile()
+
     def _compile(self) -> None:
         """Rebuild both tuples (under ``_LOCK``); readers see the old or the new one."""
-        live = tuple(s for s in self._stages if not s.dormant or s.name in _AWAKE)
+        live = tuple(
+            s
+            for s in self._stages
+            if s.name not in self._off and (not s.dormant or s.name in _AWAKE)
+        )
         self.hinted: Tuple[Stage, ...] = live
         self.plain: Tuple[Stage, ...] = tuple(s for s in live if not s.needs_hint)
 

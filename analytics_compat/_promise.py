@@ -24,7 +24,7 @@ from .errors import DeliveryError
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["MessagePromise", "PromiseState", "settle_all"]
+__all__ = ["MessagePromise", "PromiseState", "lock", "settle_all"]
 
 _LOCK = threading.Lock()
 _EVENTS = ("flush", "error")
@@ -42,18 +42,21 @@ Listener = Callable[..., Any]
 class MessagePromise:
     """The outcome of one message: it emits ``flush`` once delivered or ``error`` once failed.
 
-    ``uuid`` is the event's uuid once it is known (at once when the caller gave one,
-    otherwise when the worker encodes the event).
+    ``uuid`` is the event's uuid (see ``_events.Message``, which makes it on first use).
     """
 
-    __slots__ = ("_error", "_event", "_listeners", "_state", "uuid")
+    __slots__ = ("_error", "_event", "_listeners", "_state", "_uuid")
 
     def __init__(self, uuid: Optional[str] = None) -> None:
         self._state = PromiseState.PENDING
         self._error: Optional[DeliveryError] = None
         self._listeners: Optional[List[Tuple[str, Listener, bool]]] = None
         self._event: Optional[threading.Event] = None
-        self.uuid = uuid
+        self._uuid = uuid
+
+    @property
+    def uuid(self) -> Optional[str]:
+        return self._uuid
 
     # -- analytics-node style -------------------------------------------------------
     def on(self, event: str, listener: Listener) -> MessagePromise:
@@ -161,6 +164,11 @@ class MessagePromise:
         for event, listener, _once in listeners:
             if event == wanted:
                 call_safely(listener, args, f"MessagePromise {wanted!r} listener")
+
+
+def lock() -> threading.Lock:
+    """The lock promises share (renewed after fork, so always ask for it)."""
+    return _LOCK
 
 
 def settle_all(

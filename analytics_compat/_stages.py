@@ -4,20 +4,22 @@ Owns the list, and so the order, that DESIGN.md documents: what a submitted mess
 passes through on the caller's thread between being built and being queued:
 
 1. context: tags, the context's distinct id and session (``_contexts``)  [to come]
-2. personless: a message with no distinct id anywhere gets a random one and
-   ``$process_person_profile: false``                                     [to come]
-3. super properties                                                       [to come]
-4. ``$geoip_disable``                                                     [to come]
-5. feature flags: ``$feature/*`` for calls with ``send_feature_flags``
-6. ``before_send``, last, failing closed                                  [to come]
+2. personless: no distinct id anywhere: a random one, no person profile (``_enrich``)
+3. super properties, over the call's own (``_enrich``; only while there are some)
+4. feature flags: ``$feature/*`` for calls with ``send_feature_flags`` (``_flag_calls``)
+5. ``before_send``, last, failing closed (``_enrich``; only when the option is set)
 
-Each feature builds its own ``Stage``; this module only puts them in order. A stage
-that serves a feature not in use is left out (or dormant), so it costs nothing.
+``$lib`` and ``$geoip_disable`` are not stages: they depend on nothing but the
+client's options and are added when the event is encoded, on the worker (so
+``before_send`` does not see them). A disabled client has no stages at all. Each
+feature builds its own ``Stage``; this module only puts them in order, leaving out
+(or switching off) what is not in use, so it costs nothing.
 """
 
 from __future__ import annotations
 
 from ._config import ClientOptions
+from ._enrich import SuperProperties, before_send_stage, personless_stage, super_properties_stage
 from ._flag_calls import feature_flags_stage
 from ._flag_service import FlagService
 from ._pipeline import Pipeline, Stage
@@ -25,7 +27,18 @@ from ._pipeline import Pipeline, Stage
 __all__ = ["build_pipeline"]
 
 
-def build_pipeline(options: ClientOptions, flags: FlagService) -> Pipeline:
+def build_pipeline(options: ClientOptions, flags: FlagService, supers: SuperProperties) -> Pipeline:
     """The pipeline for a client being initialized with ``options``."""
-    stages: list[Stage] = [feature_flags_stage(flags)]
-    return Pipeline(stages)
+    capture = options.capture
+    if capture.disabled:
+        return Pipeline(())
+    stages: list[Stage] = [
+        personless_stage(),
+        super_properties_stage(supers),
+        feature_flags_stage(flags),
+    ]
+    if capture.before_send is not None:
+        stages.append(before_send_stage(capture.before_send))
+    pipeline = Pipeline(stages, off=() if supers.current else ("super_properties",))
+    supers.watch(lambda on: pipeline.switch("super_properties", on))
+    return pipeline

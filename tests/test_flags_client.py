@@ -189,19 +189,22 @@ def test_override_feature_flags(client: Client) -> None:
 
 
 def test_remote_request_shape_and_geoip_default(sink: Sink) -> None:
-    """No definitions: /flags/?v=2 with the SDK contract's body and no Authorization."""
+    """No definitions: /flags/?v=2 with the SDK contract's body and no Authorization.
+
+    GeoIP is off by default (a server's own address must not locate its users, as in
+    posthog-python 7); ``disable_geoip=False`` per call turns it on."""
     client = Client({"secret": TOKEN, "host": sink.url, "send": False})
     client.get_feature_flag("anything", "u9", groups={"company": "acme"})
-    client.get_feature_flag("anything", "u9", disable_geoip=True)
+    client.get_feature_flag("anything", "u9", disable_geoip=False)
     first, second = sink.requests
     assert first.path == "/flags/?v=2"
     assert "Authorization" not in first.headers
     assert first.body["api_key"] == TOKEN
     assert first.body["distinct_id"] == "u9"
     assert first.body["groups"] == {"company": "acme"}
-    assert first.body["geoip_disable"] is False
+    assert first.body["geoip_disable"] is True
     assert first.body["flag_keys_to_evaluate"] == ["anything"]
-    assert second.body["geoip_disable"] is True
+    assert second.body["geoip_disable"] is False
     client.shutdown()
 
 

@@ -17,8 +17,15 @@ import datetime as _dt
 import json
 from typing import Dict, Mapping, Sequence, Tuple, Union
 
-from .._events import LIB_NAME, Message, json_string, json_text, stamp, utf8
-from .._version import __version__
+from .._events import (
+    Message,
+    add_sdk_properties,
+    json_string,
+    json_text,
+    sdk_properties,
+    stamp,
+    utf8,
+)
 from ..errors import HTTPStatusError, TransportError
 from ._http import USER_AGENT, Reply, is_retryable_status
 from ._outcome import DELIVERED, Outcome, Verdict
@@ -33,9 +40,17 @@ class V0Protocol:
     path = "/batch/"
     reads_body = False  # the status says it all
 
-    def __init__(self, *, secret: str, historical_migration: bool) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str,
+        historical_migration: bool,
+        disable_geoip: bool = True,
+        is_server: bool = False,
+    ) -> None:
         self._prefix = b'{"api_key":' + json.dumps(secret).encode() + b',"batch":['
         self._historical = b"true" if historical_migration else b"false"
+        self._sdk = sdk_properties(disable_geoip=disable_geoip, is_server=is_server)
         self.headers: Dict[str, str] = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
@@ -47,8 +62,7 @@ class V0Protocol:
             return message.encoded
         timestamp = stamp(message)
         props = message.properties
-        props["$lib"] = LIB_NAME
-        props["$lib_version"] = __version__
+        add_sdk_properties(props, self._sdk)
         text = "".join(
             (
                 '{"event":',
@@ -60,7 +74,7 @@ class V0Protocol:
                 ',"timestamp":"',
                 timestamp,
                 '","uuid":"',
-                message.uuid or "",
+                message.uuid,
                 '"}',
             )
         )

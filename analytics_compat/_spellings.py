@@ -1,0 +1,103 @@
+"""How each API spells each option: analytics-node, posthog-python, segment-analytics-python.
+
+Owns the table from every accepted option name to its place in the canonical
+configuration (``_config``): which sub-config, which field, which kind of value
+(and so which unit), and the lower bound; the aliases other SDKs use for the same
+option; and the options of other SDKs we refuse, each with what to use instead, so a
+migrating user gets a sentence, not "unknown option". Names are matched after
+``snake_case`` (``flushAt`` is ``flush_at``).
+
+Knows nothing about parsing beyond the table (that is ``_options``).
+"""
+
+from __future__ import annotations
+
+__all__ = ["ALIASES", "REFUSED", "SPEC", "posthog_ingestion_host"]
+
+# name -> (sub-config, field, kind, lower bound). Kinds: str, name, optstr, int, num,
+# ms (milliseconds, stored as seconds), bool, triggers, policy, clock, provider.
+# The sub-config "root" holds ``secret`` and ``host``, which several parts share.
+SPEC: dict[str, tuple[str, str, str, float]] = {
+    "secret": ("root", "secret", "str", 0),
+    "host": ("root", "host", "str", 0),
+    "flush_at": ("batch", "flush_at", "int", 1),
+    "flush_after": ("batch", "flush_after", "ms", 0),
+    "max_queue_size": ("batch", "max_queue_size", "int", 1),
+    "timer_interval": ("batch", "timer_interval", "ms", 1),
+    "triggers": ("batch", "triggers", "triggers", 0),
+    "flush_policy": ("batch", "flush_policy", "policy", 0),
+    "max_batch_size": ("batch", "max_batch_size", "int", 1),
+    "shutdown_timeout": ("batch", "shutdown_timeout", "num", 0),
+    "clock": ("batch", "clock", "clock", 0),
+    "send": ("capture", "send", "bool", 0),
+    "group_type": ("capture", "group_type", "name", 0),
+    "max_batch_bytes": ("delivery", "max_batch_bytes", "int", 1024),
+    "max_event_bytes": ("delivery", "max_event_bytes", "int", 64),
+    "gzip": ("delivery", "gzip", "bool", 0),
+    "timeout": ("delivery", "timeout", "num", 0.001),
+    "max_retries": ("delivery", "max_retries", "int", 0),
+    "retry_backoff": ("delivery", "retry_backoff", "num", 0),
+    "max_retry_backoff": ("delivery", "max_retry_backoff", "num", 0),
+    "max_retry_after": ("delivery", "max_retry_after", "num", 0),
+    "historical_migration": ("delivery", "historical_migration", "bool", 0),
+    "personal_api_key": ("flags", "personal_api_key", "optstr", 0),
+    "poll_interval": ("flags", "poll_interval", "num", 0.01),
+    "feature_flags_polling_interval": ("flags", "poll_interval", "ms", 10),
+    "flags_request_timeout": ("flags", "request_timeout", "num", 0.001),
+    "flag_definitions_path": ("flags", "definitions_path", "optstr", 0),
+    "flag_definitions_cache_file": ("flags", "definitions_cache_file", "optstr", 0),
+    "flag_definitions_cache": ("flags", "definitions_cache", "provider", 0),
+    "disable_geoip": ("root", "disable_geoip", "bool", 0),
+    "send_feature_flag_events": ("flags", "send_events", "bool", 0),
+    "enable_local_evaluation": ("flags", "local_evaluation", "bool", 0),
+    # posthog-python's names for what a user sees on every call
+    "flush_interval": ("batch", "flush_interval", "num", 0),  # seconds; see _options
+    "super_properties": ("capture", "super_properties", "mapping", 0),
+    "before_send": ("capture", "before_send", "callable", 0),
+    "disabled": ("capture", "disabled", "bool", 0),
+    "sync_mode": ("capture", "sync_mode", "bool", 0),
+    "on_error": ("capture", "on_error", "callable", 0),
+    "debug": ("capture", "debug", "bool", 0),
+    "thread": ("capture", "threads", "int", 1),
+    "is_server": ("delivery", "is_server", "bool", 0),
+}
+ALIASES_BASE = {"api_key": "secret", "project_api_key": "secret", "write_key": "secret"}
+
+
+ALIASES = {
+    **ALIASES_BASE,
+    "secret_key": "personal_api_key",  # posthog-python 7's name for the personal API key
+    "feature_flags_request_timeout_seconds": "flags_request_timeout",
+    "flag_definition_cache_provider": "flag_definitions_cache",
+}
+
+_AI = "PostHog's LLM analytics options; analytics-compat does not capture AI events"
+_EMAIL = "PostHog's email API is not part of analytics-compat"
+REFUSED = {
+    "privacy_mode": _AI,
+    "enable_full_ai_capture": _AI,
+    "use_ai_lane": _AI,
+    "enable_multimodal_capture": _AI,
+    "metrics": "analytics-compat sends no SDK metrics; remove it",
+    "traces": "analytics-compat sends no traces; remove it",
+    "capture_trace_context": "analytics-compat adds no trace context; tag() it in a context",
+    "flag_fallback_cache_url": (
+        "use flag_definitions_cache_file (one file shared by the processes of a host) "
+        "or flag_definitions_cache (any cache provider)"
+    ),
+    "app_host": _EMAIL,
+    "email_request_timeout_seconds": _EMAIL,
+    "email_request_max_retries": _EMAIL,
+    "migrated_from": _EMAIL,
+}
+
+_CLOUD_APP_HOSTS = {
+    "https://app.posthog.com": "https://us.i.posthog.com",
+    "https://us.posthog.com": "https://us.i.posthog.com",
+    "https://eu.posthog.com": "https://eu.i.posthog.com",
+}
+
+
+def posthog_ingestion_host(host: str) -> str:
+    """PostHog Cloud's app hosts send to its ingestion hosts, as posthog-python does."""
+    return _CLOUD_APP_HOSTS.get(host, host)
