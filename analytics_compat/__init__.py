@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from . import triggers
 from ._client import Client
-from ._config import DEFAULT_HOST, ClientOptions, FlushPolicy
+from ._config import DEFAULT_HOST, CaptureMode, ClientOptions, FlushPolicy
 from ._default import (
     alias,
     default_client,
@@ -52,6 +52,7 @@ from .errors import (
 __all__ = [
     "DEFAULT_HOST",
     "AnalyticsError",
+    "CaptureMode",
     "Client",
     "ClientClosedError",
     "ClientOptions",

@@ -21,14 +21,14 @@ from typing import Any, Callable, Dict, List, Optional, Union
 import attrs
 
 from ._batching import Batcher
-from ._config import CaptureConfig, ClientOptions
+from ._config import CaptureConfig, CaptureMode, ClientOptions
 from ._dispatch import Dispatcher, Lifecycle, NullDispatcher
 from ._emitter import ClientEmitter
 from ._events import Message
 from ._pipeline import Hint, Pipeline
 from ._promise import settle_all
 from .errors import ClientClosedError, DeliveryError, NotInitializedError, QueueFullError
-from .transport import HttpClient, Outcome, Transport, V0Protocol
+from .transport import HttpClient, Outcome, Strategy, Transport, V0Protocol, V1Protocol
 
 __all__ = [
     "NOT_INITIALIZED",
@@ -154,18 +154,27 @@ def _batcher(
 ) -> Batcher:
     """The batching dispatcher over a transport speaking the client's protocol."""
     delivery = options.delivery
+    secrets = (delivery.secret, options.flags.personal_api_key or "")
     http = HttpClient(
         host=delivery.host,
-        secrets=(delivery.secret, options.flags.personal_api_key or ""),
-        compression="gzip" if delivery.gzip else None,
+        secrets=secrets,
+        compression=delivery.compression,
         timeout=delivery.timeout,
         retry_backoff=delivery.retry_backoff,
         max_retry_backoff=delivery.max_retry_backoff,
         max_retry_after=delivery.max_retry_after,
     )
-    protocol = V0Protocol(
-        secret=delivery.secret, historical_migration=delivery.historical_migration
-    )
+    protocol: Strategy
+    if delivery.capture_mode is CaptureMode.V1:
+        protocol = V1Protocol(
+            secret=delivery.secret,
+            historical_migration=delivery.historical_migration,
+            secrets=secrets,
+        )
+    else:
+        protocol = V0Protocol(
+            secret=delivery.secret, historical_migration=delivery.historical_migration
+        )
     transport = Transport(delivery, protocol, http)
     return Batcher(options.batch, transport, deliver, on_dropped, trigger_subject)
 

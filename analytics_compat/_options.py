@@ -11,13 +11,21 @@ analytics-node; the PostHog-style ones (``timeout``, ``shutdown_timeout``,
 ``poll_interval``, ``retry_backoff``) are seconds, as in posthog-python. The
 canonical form is seconds throughout.
 
+The environment is read here, once per ``parse_options`` (so once per ``init``):
+``POSTHOG_CAPTURE_MODE`` and ``POSTHOG_CAPTURE_COMPRESSION`` when the matching option
+is not given, as posthog-python reads them. A bad option value is a
+``ConfigurationError``; a bad environment value (an operator's typo) is logged and
+ignored, as in posthog-python.
+
 Knows nothing about queues, threads or HTTP beyond refusing a host ``requests``
 could not post to.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 import urllib.parse
 from typing import Any, Dict, Mapping, Optional
 
@@ -26,6 +34,7 @@ import requests
 from ._config import (
     BatchConfig,
     CaptureConfig,
+    CaptureMode,
     ClientOptions,
     DeliveryConfig,
     FlagsConfig,
@@ -33,10 +42,24 @@ from ._config import (
 )
 from .errors import ConfigurationError
 
-__all__ = ["parse_options", "snake_case"]
+__all__ = ["CAPTURE_COMPRESSION_ENV", "CAPTURE_MODE_ENV", "parse_options", "snake_case"]
+
+logger = logging.getLogger(__name__)
+
+CAPTURE_MODE_ENV = "POSTHOG_CAPTURE_MODE"
+CAPTURE_COMPRESSION_ENV = "POSTHOG_CAPTURE_COMPRESSION"
+# posthog-python's spellings (matched ignoring case and surrounding whitespace)
+_MODES = {
+    "v0": CaptureMode.V0,
+    "legacy": CaptureMode.V0,
+    "v1": CaptureMode.V1,
+    "analytics_v1": CaptureMode.V1,
+}
+_COMPRESSIONS = {"gzip": "gzip", "deflate": "deflate", "none": "none", "identity": "none"}
 
 # name -> (sub-config, field, kind, lower bound). Kinds: str, name, optstr, int, num,
-# ms (milliseconds, stored as seconds), bool, triggers, policy, clock, provider.
+# ms (milliseconds, stored as seconds), bool, triggers, policy, clock, provider,
+# mode (capture_mode), compression (capture_compression).
 # The sub-config "root" holds ``secret`` and ``host``, which several parts share.
 _SPEC: dict[str, tuple[str, str, str, float]] = {
     "secret": ("root", "secret", "str", 0),
@@ -61,6 +84,8 @@ _SPEC: dict[str, tuple[str, str, str, float]] = {
     "max_retry_backoff": ("delivery", "max_retry_backoff", "num", 0),
     "max_retry_after": ("delivery", "max_retry_after", "num", 0),
     "historical_migration": ("delivery", "historical_migration", "bool", 0),
+    "capture_mode": ("delivery", "capture_mode", "mode", 0),
+    "capture_compression": ("delivery", "capture_compression", "compression", 0),
     "personal_api_key": ("flags", "personal_api_key", "optstr", 0),
     "poll_interval": ("flags", "poll_interval", "num", 0.01),
     "feature_flags_polling_interval": ("flags", "poll_interval", "ms", 10),
@@ -111,6 +136,7 @@ def parse_options(options: Optional[Mapping[str, Any]] = None, **kwargs: Any) ->
             section, field, kind, low = _SPEC[name]
             merged[section][field] = _check(raw_name, kind, low, value)
             spelled[field] = raw_name
+    _from_environment(merged["delivery"])
     root = merged["root"]
     if not root.get("secret"):
         raise ConfigurationError(
@@ -141,6 +167,32 @@ def _build(root: Dict[str, Any], merged: Dict[str, Dict[str, Any]]) -> ClientOpt
         capture=CaptureConfig(**merged["capture"]),
         flags=FlagsConfig(**root, **flags),
     )
+
+
+def _from_environment(delivery: Dict[str, Any]) -> None:
+    """posthog-python's environment variables, for the options the caller left out."""
+    if delivery.get("capture_mode") is None:
+        delivery["capture_mode"] = _environ(CAPTURE_MODE_ENV, _MODES, "v0") or CaptureMode.V0
+    if delivery.get("capture_compression") is None:
+        delivery["capture_compression"] = _environ(
+            CAPTURE_COMPRESSION_ENV, _COMPRESSIONS, "what the gzip option says"
+        )
+
+
+def _environ(name: str, table: Mapping[str, Any], fallback: str) -> Any:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return None
+    value = table.get(raw.strip().lower())
+    if value is None:
+        logger.warning(
+            "ignoring %s=%r: expected one of %s; using %s",
+            name,
+            raw[:40],
+            ", ".join(sorted(table)),
+            fallback,
+        )
+    return value
 
 
 def _usable_host(host: str) -> bool:
@@ -198,6 +250,28 @@ def _check(name: str, kind: str, low: float, value: Any) -> Any:
             raise ConfigurationError(
                 f"option {name!r} must be 'legacy' or 'posthog'", option=name
             ) from None
+    if kind == "mode":
+        if value is None or isinstance(value, CaptureMode):
+            return value  # None: not given (the environment, then v0)
+        mode = _MODES.get(value.strip().lower()) if isinstance(value, str) else None
+        if mode is None:
+            raise ConfigurationError(
+                f"option {name!r} must be 'v0' or 'v1' (or 'legacy', 'analytics_v1'), "
+                f"not {value!r:.40}",
+                option=name,
+            )
+        return mode
+    if kind == "compression":
+        if value is None:
+            return None  # not given: the environment, then the gzip option
+        compression = _COMPRESSIONS.get(value.strip().lower()) if isinstance(value, str) else None
+        if compression is None:
+            raise ConfigurationError(
+                f"option {name!r} must be 'gzip', 'deflate' or 'none' (zstd is not "
+                f"supported), not {value!r:.40}",
+                option=name,
+            )
+        return compression
     if kind == "provider":
         wanted = ("should_fetch_flag_definitions", "get_flag_definitions")
         if value is not None and not all(callable(getattr(value, m, None)) for m in wanted):
