@@ -277,6 +277,22 @@ def test_drop_fails_exactly_that_promise_with_the_servers_details(
     assert client.stats["delivered"] == 2 and client.stats["failed"] == 1
 
 
+def test_result_codes_written_with_json_escapes_are_read_as_the_same_codes(
+    make_v1: Make, v1: V1Server
+) -> None:
+    """The results are read as JSON, not matched as bytes: an escaped ``"drop"`` still drops."""
+    v1.escape_codes = True
+    v1.results_for("b", ("drop", "billing_limit_exceeded"))
+    v1.results_for("c", ("retry", "not_persisted"))
+    client = make_v1(**HOLD)
+    a, b, c = send(client, "a", "b", "c")
+    answer = v1.requests[0].answer
+    assert b'"\\u0064rop"' in answer and b'"drop"' not in answer, answer
+    assert a.error is None and c.error is None
+    assert isinstance(b.error, EventDroppedError) and b.error.details == "billing_limit_exceeded"
+    assert [r.names for r in v1.requests] == [["a", "b", "c"], ["c"]]
+
+
 def test_listener_order_with_a_drop_client_events_then_promises_then_callback(
     make_v1: Make, v1: V1Server
 ) -> None:

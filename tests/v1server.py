@@ -66,6 +66,7 @@ class Got:
         self.status = 0
         self.error: Optional[str] = None  # the error tag of a refusal
         self.results: Dict[str, Dict[str, str]] = {}
+        self.answer = b""  # the body answered
 
     @property
     def events(self) -> List[Dict[str, Any]]:
@@ -109,6 +110,7 @@ class V1Server:
         self.plan: Dict[str, Deque[Tuple[Optional[str], Optional[str]]]] = {}
         self.replies: Deque[Answer] = collections.deque()
         self.retry_after = "0"
+        self.escape_codes = False  # write result codes with JSON escapes (same strings)
         self.stored: List[Dict[str, Any]] = []  # events answered ok or warning
         self._cond = threading.Condition()
         server = self
@@ -127,6 +129,7 @@ class V1Server:
                 got = Got(self.path, headers, raw)
                 status, fields, payload = server._answer(got)
                 got.status = status
+                got.answer = payload
                 with server._cond:
                     server.requests.append(got)
                     server._cond.notify_all()
@@ -205,7 +208,12 @@ class V1Server:
                     self.stored.append(event)
             got.results = results
         fields = {"Retry-After": self.retry_after} if retry else {}
-        return 200, fields, json.dumps({"results": results}).encode()
+        payload = json.dumps({"results": results}).encode()
+        if self.escape_codes:
+            for code in (b"drop", b"retry", b"warning"):
+                escaped = b"\\u%04x" % code[0] + code[1:]
+                payload = payload.replace(b'"' + code + b'"', b'"' + escaped + b'"')
+        return 200, fields, payload
 
     def _check(self, got: Got) -> None:
         """PostHog's v1 request checks, in its order (``rust/capture/src/v1``)."""

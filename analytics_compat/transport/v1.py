@@ -201,7 +201,10 @@ class _V1Request:
             return Outcome(Verdict.RETRY, reply)
         if not reply.ok:
             return judge_status(reply, self._error_detail(reply))
-        results = _results(reply.body)
+        body = reply.body
+        if body is None or _all_delivered(body):
+            return DELIVERED  # a 2xx took the request; see the module docstring
+        results = _results(body)
         if results is None:
             return DELIVERED  # a 2xx took the request; see the module docstring
         return self._per_event(results, pending, reply.retry_after)
@@ -262,6 +265,19 @@ class _V1Request:
                 if isinstance(text, str) and text.strip():
                     return self._protocol.clean(text)
         return reply.detail
+
+
+_NOT_DELIVERED = (b'"drop"', b'"retry"', b'"warning"')
+
+
+def _all_delivered(body: bytes) -> bool:
+    """True when no event can be anything but delivered, without parsing the body.
+
+    The common answer is every event ``ok``. Without a backslash no JSON string can
+    hide a code behind an escape, so a body that names none of the other codes
+    cannot hold one; any other body is parsed.
+    """
+    return b"\\" not in body and not any(code in body for code in _NOT_DELIVERED)
 
 
 def _json(body: Optional[bytes]) -> Any:
