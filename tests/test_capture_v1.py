@@ -21,6 +21,7 @@ import pytest
 import analytics_compat
 from analytics_compat import (
     DeliveryError,
+    EncodingError,
     EventDroppedError,
     FlushInfo,
     HTTPStatusError,
@@ -406,6 +407,22 @@ def test_a_single_event_too_large_fails_alone(make_v1: Make, v1: V1Server) -> No
     client = make_v1(**HOLD)
     (promise,) = send(client, "a")
     assert isinstance(promise.error, HTTPStatusError) and promise.error.status_code == 413
+
+
+def test_the_byte_caps_hold_as_in_v0(make_v1: Make, v1: V1Server) -> None:
+    """``max_event_bytes`` fails a big event alone; ``max_batch_bytes`` cuts requests."""
+    client = make_v1(max_event_bytes=1024, max_batch_bytes=2048, **HOLD)
+    small = [
+        client.track({"userId": "u", "event": f"s{i}", "properties": {"pad": "x" * 400}})
+        for i in range(6)
+    ]
+    big = client.track({"userId": "u", "event": "big", "properties": {"pad": "x" * 2000}})
+    assert client.flush(timeout=10)
+    assert [p.error for p in small] == [None] * 6
+    assert isinstance(big.error, EncodingError), repr(big.error)
+    accepted(v1)
+    assert len(v1.requests) > 1 and all(len(r.data) <= 2048 + 200 for r in v1.requests)
+    assert sorted(n for r in v1.requests for n in r.names) == [f"s{i}" for i in range(6)]
 
 
 def test_no_answer_is_retried_then_exhausted(make_v1: Make, v1: V1Server) -> None:
