@@ -17,7 +17,7 @@ from typing import Any
 
 from . import triggers
 from ._client import Client
-from ._config import DEFAULT_HOST, ClientOptions, FlushPolicy
+from ._config import DEFAULT_HOST, CaptureMode, ClientOptions, FlushPolicy
 from ._default import (
     alias,
     default_client,
@@ -54,6 +54,7 @@ from .errors import (
 __all__ = [
     "DEFAULT_HOST",
     "AnalyticsError",
+    "CaptureMode",
     "Client",
     "ClientClosedError",
     "ClientOptions",

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_HOST",
     "BatchConfig",
     "CaptureConfig",
+    "CaptureMode",
     "ClientOptions",
     "DeliveryConfig",
     "FlagsConfig",
@@ -51,6 +52,18 @@ class FlushPolicy(enum.Enum):
 
     LEGACY = "legacy"
     POSTHOG = "posthog"
+
+
+class CaptureMode(enum.Enum):
+    """The capture protocol a client speaks, chosen once per client.
+
+    ``V0`` (default): ``POST /batch/``, one answer for the whole batch.
+    ``V1``: ``POST /i/v1/analytics/events``, an answer per event (a dropped event
+    fails its own promise; only the events the server asks for are resent).
+    """
+
+    V0 = "v0"
+    V1 = "v1"
 
 
 def _default_triggers() -> Tuple[Trigger, ...]:
@@ -96,6 +109,16 @@ class DeliveryConfig:
     historical_migration: bool = False
     max_batch_bytes: int = 5 * 1024 * 1024
     max_event_bytes: int = 900 * 1024
+    capture_mode: CaptureMode = CaptureMode.V0
+    # v1 only: "gzip", "deflate" or "none"; None follows ``gzip`` (v0 always does).
+    capture_compression: Optional[str] = None
+
+    @property
+    def compression(self) -> Optional[str]:
+        """The request body's Content-Encoding for this protocol (None: uncompressed)."""
+        if self.capture_mode is CaptureMode.V1 and self.capture_compression is not None:
+            return None if self.capture_compression == "none" else self.capture_compression
+        return "gzip" if self.gzip else None
 
 
 @attrs.frozen(kw_only=True)

@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 import attrs
 
 from ._batching import Batcher
-from ._config import CaptureConfig, ClientOptions
+from ._config import CaptureConfig, CaptureMode, ClientOptions
 from ._dispatch import Dispatcher, ImmediateDispatcher, Lifecycle, NullDispatcher
 from ._emitter import ClientEmitter
 from ._events import Message
@@ -30,7 +30,7 @@ from ._listeners import call_safely
 from ._pipeline import Hint, Pipeline
 from ._promise import settle_all
 from .errors import ClientClosedError, DeliveryError, NotInitializedError, QueueFullError
-from .transport import HttpClient, Outcome, Transport, V0Protocol
+from .transport import HttpClient, Outcome, Strategy, Transport, V0Protocol, V1Protocol
 
 __all__ = [
     "NOT_INITIALIZED",
@@ -190,21 +190,32 @@ class Engine:
 def build_transport(options: ClientOptions) -> Transport:
     """A transport speaking the client's protocol, over a connection of its own."""
     delivery = options.delivery
+    secrets = (delivery.secret, options.flags.personal_api_key or "")
     http = HttpClient(
         host=delivery.host,
-        secrets=(delivery.secret, options.flags.personal_api_key or ""),
-        compression="gzip" if delivery.gzip else None,
+        secrets=secrets,
+        compression=delivery.compression,
         timeout=delivery.timeout,
         retry_backoff=delivery.retry_backoff,
         max_retry_backoff=delivery.max_retry_backoff,
         max_retry_after=delivery.max_retry_after,
     )
-    protocol = V0Protocol(
-        secret=delivery.secret,
-        historical_migration=delivery.historical_migration,
-        disable_geoip=delivery.disable_geoip,
-        is_server=delivery.is_server,
-    )
+    protocol: Strategy
+    if delivery.capture_mode is CaptureMode.V1:
+        protocol = V1Protocol(
+            secret=delivery.secret,
+            historical_migration=delivery.historical_migration,
+            secrets=secrets,
+            disable_geoip=delivery.disable_geoip,
+            is_server=delivery.is_server,
+        )
+    else:
+        protocol = V0Protocol(
+            secret=delivery.secret,
+            historical_migration=delivery.historical_migration,
+            disable_geoip=delivery.disable_geoip,
+            is_server=delivery.is_server,
+        )
     return Transport(delivery, protocol, http)
 
 

@@ -25,6 +25,7 @@ from ._events import (
     build_capture,
     build_group_identify,
     build_set,
+    check_distinct_id,
 )
 from ._jsonsafe import json_safe_mapping
 from .errors import ValidationError
@@ -120,6 +121,8 @@ def _uuid(msg: Mapping[str, Any]) -> Any:
 
 def legacy_identify(msg: Mapping[str, Any]) -> Message:
     user, field = _person(msg, "userId", "anonymousId")
+    if user is None:
+        check_distinct_id(user, field)
     return build_set(
         user,
         msg.get("traits"),
@@ -138,6 +141,8 @@ def legacy_track(msg: Mapping[str, Any]) -> Message:
     field = "userId"
     if user is None and msg.get("anonymousId") is not None:
         user, field = msg["anonymousId"], "anonymousId"
+    if user is None:  # analytics-node requires one (PostHog's calls may leave it out)
+        check_distinct_id(user, field)
     message = build_capture(
         user,
         msg.get("event"),

@@ -11,13 +11,21 @@ analytics-node; the PostHog-style ones (``timeout``, ``shutdown_timeout``,
 ``poll_interval``, ``retry_backoff``) are seconds, as in posthog-python. The
 canonical form is seconds throughout.
 
+The environment is read here, once per ``parse_options`` (so once per ``init``):
+``POSTHOG_CAPTURE_MODE`` and ``POSTHOG_CAPTURE_COMPRESSION`` when the matching option
+is not given, as posthog-python reads them. A bad option value is a
+``ConfigurationError``; a bad environment value (an operator's typo) is logged and
+ignored, as in posthog-python.
+
 Knows nothing about queues, threads or HTTP beyond refusing a host ``requests``
 could not post to.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 import urllib.parse
 from typing import Any, Dict, Mapping, Optional
 
@@ -26,6 +34,7 @@ import requests
 from ._config import (
     BatchConfig,
     CaptureConfig,
+    CaptureMode,
     ClientOptions,
     DeliveryConfig,
     FlagsConfig,
@@ -34,7 +43,20 @@ from ._config import (
 from ._spellings import ALIASES, REFUSED, SPEC, posthog_ingestion_host
 from .errors import ConfigurationError
 
-__all__ = ["parse_options", "snake_case"]
+__all__ = ["CAPTURE_COMPRESSION_ENV", "CAPTURE_MODE_ENV", "parse_options", "snake_case"]
+
+logger = logging.getLogger(__name__)
+
+CAPTURE_MODE_ENV = "POSTHOG_CAPTURE_MODE"
+CAPTURE_COMPRESSION_ENV = "POSTHOG_CAPTURE_COMPRESSION"
+# posthog-python's spellings (matched ignoring case and surrounding whitespace)
+_MODES = {
+    "v0": CaptureMode.V0,
+    "legacy": CaptureMode.V0,
+    "v1": CaptureMode.V1,
+    "analytics_v1": CaptureMode.V1,
+}
+_COMPRESSIONS = {"gzip": "gzip", "deflate": "deflate", "none": "none", "identity": "none"}
 
 
 def snake_case(name: str) -> str:
@@ -83,6 +105,7 @@ def parse_options(options: Optional[Mapping[str, Any]] = None, **kwargs: Any) ->
         interval = batch.pop("flush_interval")
         batch.setdefault("flush_after", interval)
         batch.setdefault("timer_interval", interval)
+    _from_environment(merged["delivery"])
     root = merged["root"]
     if not root.get("secret"):
         raise ConfigurationError(
@@ -113,6 +136,32 @@ def _build(root: Dict[str, Any], merged: Dict[str, Dict[str, Any]]) -> ClientOpt
         capture=CaptureConfig(**merged["capture"]),
         flags=FlagsConfig(**root, **flags),
     )
+
+
+def _from_environment(delivery: Dict[str, Any]) -> None:
+    """posthog-python's environment variables, for the options the caller left out."""
+    if delivery.get("capture_mode") is None:
+        delivery["capture_mode"] = _environ(CAPTURE_MODE_ENV, _MODES, "v0") or CaptureMode.V0
+    if delivery.get("capture_compression") is None:
+        delivery["capture_compression"] = _environ(
+            CAPTURE_COMPRESSION_ENV, _COMPRESSIONS, "what the gzip option says"
+        )
+
+
+def _environ(name: str, table: Mapping[str, Any], fallback: str) -> Any:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return None
+    value = table.get(raw.strip().lower())
+    if value is None:
+        logger.warning(
+            "ignoring %s=%r: expected one of %s; using %s",
+            name,
+            raw[:40],
+            ", ".join(sorted(table)),
+            fallback,
+        )
+    return value
 
 
 def _usable_host(host: str) -> bool:
@@ -178,6 +227,28 @@ def _check(name: str, kind: str, low: float, value: Any) -> Any:
         if value is not None and not callable(value):
             raise bad("a callable (or None)")
         return value
+    if kind == "mode":
+        if value is None or isinstance(value, CaptureMode):
+            return value  # None: not given (the environment, then v0)
+        mode = _MODES.get(value.strip().lower()) if isinstance(value, str) else None
+        if mode is None:
+            raise ConfigurationError(
+                f"option {name!r} must be 'v0' or 'v1' (or 'legacy', 'analytics_v1'), "
+                f"not {value!r:.40}",
+                option=name,
+            )
+        return mode
+    if kind == "compression":
+        if value is None:
+            return None  # not given: the environment, then the gzip option
+        compression = _COMPRESSIONS.get(value.strip().lower()) if isinstance(value, str) else None
+        if compression is None:
+            raise ConfigurationError(
+                f"option {name!r} must be 'gzip', 'deflate' or 'none' (zstd is not "
+                f"supported), not {value!r:.40}",
+                option=name,
+            )
+        return compression
     if kind == "provider":
         wanted = ("should_fetch_flag_definitions", "get_flag_definitions")
         if value is not None and not all(callable(getattr(value, m, None)) for m in wanted):

@@ -15,7 +15,8 @@ from __future__ import annotations
 __all__ = ["ALIASES", "REFUSED", "SPEC", "posthog_ingestion_host"]
 
 # name -> (sub-config, field, kind, lower bound). Kinds: str, name, optstr, int, num,
-# ms (milliseconds, stored as seconds), bool, triggers, policy, clock, provider.
+# ms (milliseconds, stored as seconds), bool, triggers, policy, clock, provider,
+# mapping, callable, mode (capture_mode), compression (capture_compression).
 # The sub-config "root" holds ``secret`` and ``host``, which several parts share.
 SPEC: dict[str, tuple[str, str, str, float]] = {
     "secret": ("root", "secret", "str", 0),
@@ -40,6 +41,8 @@ SPEC: dict[str, tuple[str, str, str, float]] = {
     "max_retry_backoff": ("delivery", "max_retry_backoff", "num", 0),
     "max_retry_after": ("delivery", "max_retry_after", "num", 0),
     "historical_migration": ("delivery", "historical_migration", "bool", 0),
+    "capture_mode": ("delivery", "capture_mode", "mode", 0),
+    "capture_compression": ("delivery", "capture_compression", "compression", 0),
     "personal_api_key": ("flags", "personal_api_key", "optstr", 0),
     "poll_interval": ("flags", "poll_interval", "num", 0.01),
     "feature_flags_polling_interval": ("flags", "poll_interval", "ms", 10),

@@ -3,8 +3,9 @@
 ``Transport`` (``_sender``) encodes a batch with its protocol strategy, cuts it into
 requests and sees every message to a final ``Outcome``; ``HttpClient`` (``_http``)
 owns the session, compression, one attempt and backoff; ``V0Protocol`` (``v0``) is
-PostHog's ``/batch/``. A second protocol is another strategy beside ``v0``: nothing
-above this package changes. Knows nothing about queues, promises or listeners.
+PostHog's ``/batch/`` and ``V1Protocol`` (``v1``) its ``/i/v1/analytics/events``, with
+an answer per event. A protocol is a strategy: nothing above this package changes
+with it. Knows nothing about queues, promises or listeners.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from ._http import HttpClient, Reply, is_retryable_status, parse_retry_after
 from ._outcome import DELIVERED, Deadline, Outcome, Verdict
 from ._sender import Report, Strategy, Transport
 from .v0 import V0Protocol
+from .v1 import V1Protocol
 
 __all__ = [
     "DELIVERED",
@@ -24,6 +26,7 @@ __all__ = [
     "Strategy",
     "Transport",
     "V0Protocol",
+    "V1Protocol",
     "Verdict",
     "is_retryable_status",
     "parse_retry_after",

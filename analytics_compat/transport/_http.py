@@ -68,7 +68,7 @@ class Reply:
         self.retry_after = retry_after
         self.detail = detail  # short, one line, keys redacted
         self.location = location  # a redirect's target, keys redacted
-        self.body = body  # the body when asked for and readable, else None
+        self.body = body  # the body when asked for and readable, else None (not redacted)
 
     @property
     def ok(self) -> bool:
@@ -196,9 +196,17 @@ class HttpClient:
             body = _read(response)
             keep = keep and body is not None
         if not keep:
+            response.close()  # the reader's hold on the socket ends with the answer
             self.close()
         if 200 <= status < 300:
-            return Reply(status, body=_decoded(body, response.getheader("Content-Encoding")))
+            if not read_body:
+                return Reply(status)
+            # A per-event protocol may ask to resend some events, and when to.
+            return Reply(
+                status,
+                retry_after=parse_retry_after(response.getheader("Retry-After")),
+                body=_decoded(body, response.getheader("Content-Encoding")),
+            )
         text = _decoded(body, response.getheader("Content-Encoding")) or b""
         location = response.getheader("Location")
         return Reply(
@@ -206,6 +214,7 @@ class HttpClient:
             retry_after=parse_retry_after(response.getheader("Retry-After")),
             detail=redact(" ".join(text.decode("utf-8", "replace").split()), self._secrets),
             location=None if location is None else redact(location, self._secrets),
+            body=text if read_body else None,  # unredacted: the protocol redacts what it uses
         )
 
     def delay(self, attempt: int, retry_after: Optional[float]) -> float:

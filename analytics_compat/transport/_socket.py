@@ -69,9 +69,10 @@ _SLICE = 0.25  # a blocked read wakes this often to see whether shutdown moved t
 class _Reader(io.RawIOBase):
     """The response side of a socket, each read bounded by the attempt's clock."""
 
-    def __init__(self, sock: socket.socket, clock: AttemptClock) -> None:
-        self._sock = sock
-        self._clock = clock
+    def __init__(self, owner: _TimedSocket) -> None:
+        self._owner = owner
+        self._sock = owner.sock
+        self._clock = owner.clock
 
     def readable(self) -> bool:
         return True
@@ -84,26 +85,46 @@ class _Reader(io.RawIOBase):
             except socket.timeout:
                 continue  # left() raises once the attempt's time is up
 
+    def close(self) -> None:
+        if not self.closed:
+            super().close()
+            self._owner.reader_closed()
+
 
 class _TimedSocket:
-    """What ``http.client`` sees as its socket: writes and reads obey the clock."""
+    """What ``http.client`` sees as its socket: writes and reads obey the clock.
+
+    Like ``socket.makefile``, a reader keeps the socket open: ``http.client`` closes
+    the connection as soon as it has the head of an answer that ends with the
+    connection (``Connection: close``) and reads the body afterwards from the reader.
+    """
 
     def __init__(self, sock: socket.socket, clock: AttemptClock) -> None:
         self.sock = sock
-        self._clock = clock
+        self.clock = clock
+        self._readers = 0
+        self._closing = False
 
     def sendall(self, data: bytes) -> None:
-        self.sock.settimeout(self._clock.left())  # a total limit for sendall (3.5+)
+        self.sock.settimeout(self.clock.left())  # a total limit for sendall (3.5+)
         self.sock.sendall(data)
 
     def makefile(self, mode: str, *args: Any, **kwargs: Any) -> io.BufferedReader:
-        return io.BufferedReader(_Reader(self.sock, self._clock))
+        self._readers += 1
+        return io.BufferedReader(_Reader(self))
+
+    def reader_closed(self) -> None:
+        self._readers -= 1
+        if self._closing and self._readers <= 0:
+            self.sock.close()
 
     def fileno(self) -> int:
         return self.sock.fileno()
 
     def close(self) -> None:
-        self.sock.close()
+        self._closing = True
+        if self._readers <= 0:
+            self.sock.close()
 
 
 def timed_socket(sock: socket.socket, clock: AttemptClock) -> Any:

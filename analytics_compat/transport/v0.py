@@ -30,7 +30,7 @@ from ..errors import HTTPStatusError, TransportError
 from ._http import USER_AGENT, Reply, is_retryable_status
 from ._outcome import DELIVERED, Outcome, Verdict
 
-__all__ = ["V0Protocol"]
+__all__ = ["V0Protocol", "judge_status"]
 
 
 class V0Protocol:
@@ -114,19 +114,23 @@ class _V0Request:
         """One outcome for the whole request: v0 answers for the batch."""
         if isinstance(reply, TransportError):
             return Outcome(Verdict.RETRY, reply)
-        status = reply.status
-        if 200 <= status < 300:
+        if 200 <= reply.status < 300:
             return DELIVERED
-        retryable = is_retryable_status(status)
-        detail = reply.detail
-        if 300 <= status < 400:
-            detail = (
-                f"redirect to {reply.location or '(no Location)'}; capture requests do not "
-                "follow redirects: set host to where the server lives"
-            )
-        error = HTTPStatusError(status, retryable=retryable, detail=detail)
-        if status == 413:
-            return Outcome(Verdict.TOO_LARGE, error)
-        if retryable:
-            return Outcome(Verdict.RETRY, error, reply.retry_after)
-        return Outcome.failed(error)
+        return judge_status(reply, reply.detail)
+
+
+def judge_status(reply: Reply, detail: str) -> Outcome:
+    """A non-2xx answer, for every event of the request (v1 judges its errors alike)."""
+    status = reply.status
+    retryable = is_retryable_status(status)
+    if 300 <= status < 400:
+        detail = (
+            f"redirect to {reply.location or '(no Location)'}; capture requests do not "
+            "follow redirects: set host to where the server lives"
+        )
+    error = HTTPStatusError(status, retryable=retryable, detail=detail)
+    if status == 413:
+        return Outcome(Verdict.TOO_LARGE, error)
+    if retryable:
+        return Outcome(Verdict.RETRY, error, reply.retry_after)
+    return Outcome.failed(error)
