@@ -196,11 +196,11 @@ def bench_workers(
             load = os.getloadavg()
             cpu0 = sink.cpu_s()
             res = run_worker(cfg)
+            cpu1 = sink.cpu_s()  # before collect: decoding the bodies for /__stats is not the run's
             ok = bool(res.get("ok"))
             sent = expected(lib, res) if (expected and ok) else None
             wait = wait_for(lib, res) if (wait_for and ok) else sent
             res["sink"] = sink.collect(wait)
-            cpu1 = sink.cpu_s()
             res["sink_cpu_s"] = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
             res["loadavg_before"] = load
             note = ""
