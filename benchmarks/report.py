@@ -1,11 +1,31 @@
 # ruff: noqa: E501, RUF001
-"""Render the benchmark JSON (``benchmarks/results/latest.json``) as BENCHMARKS.md."""
+"""Render the benchmark JSON (``benchmarks/results/latest.json``) as BENCHMARKS.md.
+
+    python -m benchmarks.report [--retarget] [results/latest.json]
+
+``--retarget`` evaluates today's targets (``benchmarks.targets``) against the
+figures of the file instead of the targets recorded when it ran.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from typing import Any, Dict, List, Optional
+
+from benchmarks import report_defaults
+
+# every section's results key, to say which ones a run did not include
+SECTIONS = {
+    "calls_1t": 1, "calls_4t": 1, "drain": 2, "memory": 3, "latency": 4, "flags_off": 5,
+    "flags_on": 5, "import": 6, "flood_1t": 7, "flood_4t": 7, "flags_defaults": 8,
+}  # fmt: skip
+PROFILE_TITLES = {
+    "drain_worker": "drain — the delivery worker thread only",
+    "drain": "drain — every thread",
+    "flood_1t": "flood, 1 thread — the delivery worker thread only",
+    "flood_4t": "flood, 4 threads — the delivery worker thread only",
+}
 
 NAMES = {
     "analytics_compat": "analytics_compat",
@@ -62,21 +82,44 @@ def render(doc: Dict[str, Any]) -> str:
     w(
         f"- **Machine**: {meta['nproc']} CPUs (`nproc`), {meta['cpu']}, {meta['memory']} RAM, {meta['platform']}; shared machine, load average {tuple(round(x, 2) for x in meta['loadavg_start'])} at start, {tuple(round(x, 2) for x in meta['loadavg_end'])} at end"
     )
-    w(f"- **Python**: {meta['implementation']} {meta['python']}")
+    switch = meta.get("switch_interval_s")
+    w(
+        f"- **Python**: {meta['implementation']} {meta['python']}"
+        + (f" (interpreter lock switch interval {switch * 1000:g} ms)" if switch else "")
+    )
+    if meta.get("capture_mode"):
+        w(
+            f"- **Capture protocol**: `capture_mode={meta['capture_mode']!r}` for analytics_compat and posthog-python"
+        )
     w("- **Versions**: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v))
     w(
         "- **Settings common to all**: batches of 100 (`flushAt: 100` / `flush_at=100` / `upload_size=100`), "
         "gzip on for all three (posthog and segment default to off; analytics_compat to on), one delivery "
         "thread each, queue large enough to hold every event unless the scenario says otherwise, logging left "
-        "at Python's defaults (no handler: warnings go to stderr, as in a plain application).\n"
+        "at Python's defaults (no handler: warnings go to stderr, as in a plain application). Sections 7 and 8 "
+        "are the exception: every library with its own defaults.\n"
     )
+    missing = sorted({n for k, n in SECTIONS.items() if k not in res})
+    if missing:
+        w(
+            "Not in this run: section(s) "
+            + ", ".join(str(n) for n in missing)
+            + " (their scenarios were added or left out after it; a full run fills them).\n"
+        )
 
     w("## Targets\n")
+    if doc.get("retargeted"):
+        w(
+            "Today's targets (`benchmarks/targets.py`) evaluated against this run's figures "
+            "(`python -m benchmarks.report --retarget`); n/a: the run did not measure it.\n"
+        )
     rows = []
     for t in targets:
         met = {True: "**met**", False: "**missed**", None: "n/a"}[t["met"]]
-        rows.append([t["description"], t["metric"], t["target"], f(t["value"], 3), met])
-    w(table(["target", "metric (analytics_compat)", "wanted", "measured", ""], rows) + "\n")
+        rows.append(
+            [t["description"], t["metric"], t["target"], f(t["value"], 3), met, t.get("note") or ""]
+        )
+    w(table(["target", "metric (analytics_compat)", "wanted", "measured", "", "note"], rows) + "\n")
 
     if "calls_1t" in res or "calls_4t" in res:
         w("## 1. Call cost of `track()` / `capture()` (live sink, batching on)\n")
@@ -162,6 +205,12 @@ def render(doc: Dict[str, Any]) -> str:
                 f"while queueing, then one `flush()` sends batches of 100): {f(h.get('events_per_s'), 0)} events/s end to end, "
                 f"**{f(h.get('flush_only_events_per_s'), 0)} events/s** for the flush alone (enqueue {f(h.get('enqueue_s'))} s, "
                 f"flush {f(h.get('flush_s'))} s). posthog and segment cannot hold events back this way.\n"
+            )
+        out.extend(report_defaults.drain_cpu(res, libs))
+        if "drain_worker" in (doc.get("profiles") or {}):
+            w(
+                "What the delivery worker spends its time on: see the profile *drain — the delivery worker "
+                "thread only* under Profiles (cProfile of that thread alone, by own time).\n"
             )
 
     if "memory" in res:
@@ -332,6 +381,9 @@ def render(doc: Dict[str, Any]) -> str:
             )
             w("```\n" + im["importtime_top"] + "\n```\n")
 
+    out.extend(report_defaults.flood(res, p, libs))
+    out.extend(report_defaults.flags_defaults(res, p))
+
     w("## Correctness checks\n")
     checks = doc["checks"]
     failed = [c for c in checks if not c["ok"]]
@@ -357,23 +409,32 @@ def render(doc: Dict[str, Any]) -> str:
     if profiles:
         w("## Profiles\n")
         w(
-            "cProfile of the measured thread (calls, latency, flags) or of every thread (drain), sorted by own "
-            "time; tracemalloc (allocation sites of what stays alive) for memory. Taken in separate runs, so "
-            "timings inside are inflated by the profiler; read them for shares, not absolute figures.\n"
+            "cProfile of the measured thread (calls, latency, flags), of every thread (drain), or of the "
+            "library's delivery worker thread alone (drain_worker, flood), sorted by own time; tracemalloc "
+            "(allocation sites of what stays alive) for memory. Taken in separate runs, so timings inside are "
+            "inflated by the profiler; read them for shares, not absolute figures.\n"
         )
         for scen, by_lib in profiles.items():
             for lib, text in by_lib.items():
+                title = PROFILE_TITLES.get(scen, scen)
                 w(
-                    f"<details><summary>{scen} — {NAMES.get(lib, lib)}</summary>\n\n```\n{text}\n```\n</details>\n"
+                    f"<details><summary>{title} — {NAMES.get(lib, lib)}</summary>\n\n```\n{text}\n```\n</details>\n"
                 )
     return "\n".join(out)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
+    args = sys.argv[1:] if argv is None else list(argv)
+    retarget = "--retarget" in args
+    args = [a for a in args if a != "--retarget"]
     src = args[0] if args else "benchmarks/results/latest.json"
     with open(src) as fh:
         doc = json.load(fh)
+    if retarget:
+        from benchmarks.targets import evaluate_targets
+
+        doc["targets"] = evaluate_targets(doc["results"])
+        doc["retargeted"] = True
     sys.stdout.write(render(doc))
 
 

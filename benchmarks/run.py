@@ -1,13 +1,17 @@
 """Benchmark analytics_compat against posthog-python and segment-analytics-python.
 
-    python -m benchmarks.run                  # full run, ~8-10 min on 2 cores
-    python -m benchmarks.run --quick --check  # small sizes, 1 run, < 60 s; exit 1 on a failed check
+    python -m benchmarks.run                  # full run, ~13-15 min on 2 cores
+    python -m benchmarks.run --quick --check  # small sizes, 1 run, ~60 s; exit 1 on a failed check
 
 A full run writes BENCHMARKS.md and benchmarks/results/latest.json.
 
 Each (library, scenario, run) is its own process (``benchmarks.worker``), all
 against one loopback sink process (``benchmarks.sink``) that counts what arrives.
-See benchmarks/README.md for what each scenario measures.
+See benchmarks/README.md for what each scenario measures. This module owns the
+command line, the sizes, the scenarios with the benchmark's common settings (calls,
+drain, memory, latency, import) and the order of a run; the library-defaults
+scenarios are in ``benchmarks.run_defaults``, flags in ``benchmarks.run_flags``, the
+targets and profiles in ``benchmarks.targets``, the plumbing in ``benchmarks.harness``.
 """
 
 from __future__ import annotations
@@ -17,258 +21,68 @@ import datetime as _dt
 import importlib.util
 import json
 import os
-import platform
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from importlib import metadata
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-PY = sys.executable
+from benchmarks.harness import (
+    HERE,
+    PY,
+    ROOT,
+    Checks,
+    Sink,
+    bench_workers,
+    git_commit,
+    log,
+    machine,
+    median,
+    rotated,
+    summarize,
+)
+from benchmarks.run_defaults import scenario_flags_defaults, scenario_flood
+from benchmarks.run_flags import scenario_flags
+from benchmarks.targets import PROFILE_CFG, evaluate_targets, take_profiles, wanted_profiles
+
 LIBS = ["analytics_compat", "posthog", "segment"]
-SCENARIOS = ["calls", "drain", "memory", "latency", "flags", "import"]
+SCENARIOS = ["calls", "drain", "flood", "memory", "latency", "flags", "flags_defaults", "import"]
+CAPTURE_MODE_LIBS = ("analytics_compat", "posthog")  # segment has one protocol
 
 FULL = {
     "runs": 3,
     "calls_runs": 4,
     "calls_n": 50_000,
     "drain_n": 200_000,
+    "flood_n": 200_000,
+    "flood_threads": [1, 4],
+    "baseline_s": 3.0,
     "memory_n": 200_000,
     "latency_n": 100_000,
     "latency_queue": 1000,
     "flag_ids": 2000,
+    "flags_defaults_ids": 2000,
     "import_reps": 9,
 }
 QUICK = {
+    # small sizes: a correctness check of every scenario in about a minute, never a speed claim
     "runs": 1,
     "calls_runs": 1,
-    "calls_n": 8_000,
-    "drain_n": 20_000,
-    "memory_n": 20_000,
-    "latency_n": 10_000,
+    "calls_n": 5_000,
+    "drain_n": 12_000,
+    # twice the default queue: analytics_compat must drop nothing (a check), the peers may
+    "flood_n": 20_000,
+    "flood_threads": [1, 4],
+    "flood_no_drop_check": True,
+    "baseline_s": 0.5,
+    "memory_n": 12_000,
+    "latency_n": 6_000,
     "latency_queue": 1000,
     "flag_ids": 100,
-    "import_reps": 3,
+    # (150 + 1) x 50 = 7,550 events: the default queue holds them all, so no drop is a check
+    "flags_defaults_ids": 150,
+    "import_reps": 2,
 }
-
-# (scenario, metric, comparison, threshold, description)
-TARGETS = [
-    (
-        "calls_1t",
-        "ratio_vs_posthog",
-        "<=",
-        0.10,
-        "track() call cost <= 1/10 of posthog capture() (1 thread)",
-    ),
-    (
-        "calls_4t",
-        "ratio_vs_posthog",
-        "<=",
-        0.10,
-        "track() call cost <= 1/10 of posthog capture() (4 threads)",
-    ),
-    ("drain", "ratio_vs_posthog", ">=", 3.0, "drain rate >= 3x posthog"),
-    ("memory", "ratio_vs_posthog", "<=", 0.5, "memory per queued event <= 1/2 of posthog"),
-    ("latency", "p99_us", "<=", 50.0, "p99 call latency with a stalled server <= 50 us"),
-    ("flags_off", "speedup_vs_posthog", ">=", 5.0, "flag evaluation >= 5x faster than posthog"),
-    (
-        "flags_on",
-        "speedup_vs_posthog",
-        ">=",
-        10.0,
-        "flag evaluation with $feature_flag_called >= 10x faster",
-    ),
-    ("import", "ratio_vs_posthog", "<=", 1.0, "cold import time no worse than posthog"),
-]
-
-
-# --------------------------------------------------------------------------- plumbing
-
-
-class Sink:
-    def __init__(self, defs_path: str) -> None:
-        self.proc = subprocess.Popen(
-            [PY, "-m", "benchmarks.sink", "--defs", defs_path],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        ports = json.loads(self.proc.stdout.readline())
-        self.url = f"http://127.0.0.1:{ports['port']}"
-        self.stall_url = f"http://127.0.0.1:{ports['stall_port']}"
-
-    def stats(self, reset: bool = False) -> Dict[str, Any]:
-        with urllib.request.urlopen(
-            self.url + "/__stats" + ("?reset=1" if reset else ""), timeout=60
-        ) as r:
-            return json.loads(r.read())
-
-    def collect(self, expected: Optional[int]) -> Dict[str, Any]:
-        """Wait (briefly) until ``expected`` events arrived, then take the stats and reset."""
-        if expected:
-            deadline = time.monotonic() + 5.0
-            while time.monotonic() < deadline and self.stats()["events"] < expected:
-                time.sleep(0.1)
-        return self.stats(reset=True)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def run_worker(cfg: Dict[str, Any], timeout: float = 300.0) -> Dict[str, Any]:
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(
-            [PY, "-m", "benchmarks.worker", json.dumps(cfg)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-        )
-        try:
-            out, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            return {"ok": False, "error": f"worker timed out after {timeout} s"}
-        lines = [line for line in out.splitlines() if line.startswith("{")]
-        if not lines:
-            err.seek(0)
-            tail = err.read()[-2000:].decode("utf-8", "replace")
-            return {
-                "ok": False,
-                "error": f"worker exited {proc.returncode} without a result",
-                "stderr": tail,
-            }
-        result: Dict[str, Any] = json.loads(lines[-1])
-        err.seek(0, 2)
-        result["stderr_bytes"] = err.tell()
-    return result
-
-
-def log(msg: str) -> None:
-    sys.stderr.write(msg + "\n")
-    sys.stderr.flush()
-
-
-def median(values: List[float]) -> Optional[float]:
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-
-class Checks:
-    def __init__(self) -> None:
-        self.items: List[Dict[str, Any]] = []
-
-    def add(self, name: str, ok: bool, detail: str, lib: str = "analytics_compat") -> None:
-        self.items.append({"name": name, "ok": bool(ok), "lib": lib, "detail": detail})
-        if not ok:
-            log(f"  CHECK FAILED [{lib}] {name}: {detail}")
-
-    def delivery(self, scen: str, lib: str, stats: Dict[str, Any], sent: int) -> None:
-        ok = (
-            stats["events"] == sent
-            and stats["distinct_ids"] == sent
-            and stats["duplicates"] == 0
-            and stats["missing_ids"] == 0
-            and stats["undecodable_bodies"] == 0
-        )
-        self.add(
-            f"{scen}: every event arrived exactly once",
-            ok,
-            f"sent {sent}, sink got {stats['events']} events, "
-            f"{stats['distinct_ids']} distinct ids, "
-            f"{stats['duplicates']} duplicates, {stats['missing_ids']} without id",
-            lib,
-        )
-
-    @property
-    def failed(self) -> List[Dict[str, Any]]:
-        return [c for c in self.items if not c["ok"]]
-
-
-def rotated(libs: List[str], r: int) -> List[str]:
-    k = r % len(libs)
-    return libs[k:] + libs[:k]
-
-
-def per_run_ratio(
-    runs: Dict[str, List[Any]], key: str, a: str, b: str, invert: bool = False
-) -> Optional[float]:
-    """Median over runs of a/b (or b/a) for the same run index."""
-    ratios = []
-    for ra, rb in zip(runs.get(a, []), runs.get(b, [])):
-        va, vb = (ra or {}).get(key), (rb or {}).get(key)
-        if va and vb:
-            ratios.append(vb / va if invert else va / vb)
-    return median(ratios)
-
-
-# --------------------------------------------------------------------------- scenarios
-
-
-def bench_workers(
-    name: str,
-    sink: Sink,
-    libs: List[str],
-    runs: int,
-    checks: Checks,
-    make_cfg: Callable[[str], Dict[str, Any]],
-    expected: Optional[Callable[[str, Dict[str, Any]], Optional[int]]] = None,
-) -> Dict[str, List[Dict[str, Any]]]:
-    out: Dict[str, List[Dict[str, Any]]] = {lib: [] for lib in libs}
-    for r in range(runs):
-        for lib in rotated(libs, r):
-            cfg = make_cfg(lib)
-            cfg.update(lib=lib, host=sink.url, stall_host=sink.stall_url)
-            t0 = time.monotonic()
-            res = run_worker(cfg)
-            sent = expected(lib, res) if (expected and res.get("ok")) else None
-            res["sink"] = sink.collect(sent)
-            if not res.get("ok"):
-                checks.add(
-                    f"{name}: worker ran",
-                    False,
-                    res.get("error", "?") + "\n" + res.get("traceback", res.get("stderr", "")),
-                    lib,
-                )
-            elif sent is not None:
-                checks.delivery(name, lib, res["sink"], sent)
-            log(
-                f"  {name} run {r + 1}/{runs} {lib:17s} {time.monotonic() - t0:5.1f}s  "
-                + summary(name, res)
-            )
-            out[lib].append(res)
-    return out
-
-
-def summary(name: str, res: Dict[str, Any]) -> str:
-    if not res.get("ok"):
-        return "ERROR " + res.get("error", "")
-    keys = {
-        "calls": ("us_per_call", "us/call"),
-        "drain": ("events_per_s", "events/s"),
-        "memory": ("bytes_per_event", "B/event"),
-        "latency": ("p99_us", "us p99"),
-        "flags": ("us_per_eval", "us/eval"),
-    }
-    for prefix, (key, unit) in keys.items():
-        if name.startswith(prefix) and key in res:
-            return f"{res[key]:,.2f} {unit}"
-    return res.get("skipped", "")
 
 
 def scenario_calls(
@@ -313,7 +127,16 @@ def scenario_drain(
     out = {
         "drain": summarize(
             runs,
-            ["events_per_s", "total_s", "enqueue_s", "flush_s"],
+            [
+                "events_per_s",
+                "total_s",
+                "enqueue_s",
+                "flush_s",
+                "cpu_main_s",
+                "cpu_lib_threads_s",
+                "cpu_process_s",
+                "sink_cpu_s",
+            ],
             "events_per_s",
             lower_better=False,
         )
@@ -397,119 +220,6 @@ def scenario_latency(
     return {"latency": s}
 
 
-def scenario_flags(
-    sink: Sink, libs: List[str], p: Dict[str, Any], checks: Checks, extra: Dict[str, Any]
-) -> Dict[str, Any]:
-    from benchmarks.flagdefs import N_FLAGS
-
-    flag_libs = [lib for lib in libs if lib != "segment"]
-    out = {}
-    tmp = tempfile.mkdtemp(prefix="bench-flags-")
-    ids = p["flag_ids"]
-    for events in (False, True):
-        name = "flags_on" if events else "flags_off"
-        variants = list(flag_libs)
-        if not events and "analytics_compat" in flag_libs:
-            variants.append("analytics_compat_pure")
-
-        def cfg(lib: str, events: bool = events) -> Dict[str, Any]:
-            c = {"scenario": "flags", "events": events, "ids": ids, **extra}
-            c["values_out"] = os.path.join(tmp, f"{lib}-{events}.json")
-            return c
-
-        runs: Dict[str, List[Dict[str, Any]]] = {v: [] for v in variants}
-        for r in range(p["runs"]):
-            for v in rotated(variants, r):
-                lib = "analytics_compat" if v == "analytics_compat_pure" else v
-                c = cfg(v)
-                c.update(
-                    lib=lib,
-                    host=sink.url,
-                    stall_host=sink.stall_url,
-                    pure=v == "analytics_compat_pure",
-                )
-                t0 = time.monotonic()
-                res = run_worker(c)
-                expected = (ids + 1) * N_FLAGS if events and res.get("ok") else None
-                res["sink"] = sink.collect(expected)
-                called = res["sink"]["event_names"].get("$feature_flag_called", 0)
-                res["flag_called_events"] = called
-                res["remote_flag_requests"] = sum(
-                    n
-                    for path, n in res["sink"]["paths"].items()
-                    if path.rstrip("/") in ("/flags", "/decide")
-                )
-                if not res.get("ok"):
-                    checks.add(
-                        f"{name}: worker ran",
-                        False,
-                        res.get("error", "?") + "\n" + res.get("traceback", ""),
-                        lib,
-                    )
-                elif lib == "analytics_compat":
-                    checks.add(
-                        f"{name}: every flag decided locally",
-                        res["undecided"] == 0 and res["remote_flag_requests"] == 0,
-                        f"undecided={res['undecided']}, "
-                        f"/flags requests={res['remote_flag_requests']}",
-                        v,
-                    )
-                    want = expected or 0
-                    checks.add(
-                        f"{name}: $feature_flag_called events delivered",
-                        called == want and res["sink"]["duplicates"] == 0,
-                        f"expected {want}, sink got {called} "
-                        f"(duplicates {res['sink']['duplicates']})",
-                        v,
-                    )
-                log(
-                    f"  {name} run {r + 1}/{p['runs']} {v:22s} {time.monotonic() - t0:5.1f}s  "
-                    + summary("flags", res)
-                    + (f"  ({called} $feature_flag_called)" if events else "")
-                )
-                runs[v].append(res)
-        # the same answers as posthog-python for every (id, flag)?
-        ref_path = os.path.join(tmp, f"posthog-{events}.json")
-        if os.path.exists(ref_path):
-            with open(ref_path) as fh:
-                ref = json.load(fh)
-            for v in variants:
-                path = os.path.join(tmp, f"{v}-{events}.json")
-                if v == "posthog" or not os.path.exists(path):
-                    continue
-                with open(path) as fh:
-                    vals = json.load(fh)
-                bad = sum(1 for a, b in zip(vals, ref) if a != b) + abs(len(vals) - len(ref))
-                checks.add(
-                    f"{name}: same flag values as posthog-python",
-                    bad == 0,
-                    f"{bad} of {len(ref)} differ",
-                    v,
-                )
-        s = summarize(
-            runs,
-            [
-                "us_per_eval",
-                "evals_per_s",
-                "flag_called_events",
-                "undecided",
-                "remote_flag_requests",
-                "flush_s",
-                "parse_ms",
-            ],
-            "us_per_eval",
-            lower_better=True,
-        )
-        for v in variants:
-            s["libs"][v]["api"] = next((r.get("api") for r in runs[v] if r.get("api")), None)
-        if "analytics_compat_pure" in runs and "posthog" in runs:
-            s["libs"]["analytics_compat_pure"]["speedup_vs_posthog"] = per_run_ratio(
-                runs, "us_per_eval", "analytics_compat_pure", "posthog", invert=True
-            )
-        out[name] = s
-    return out
-
-
 def scenario_import(libs: List[str], p: Dict[str, Any], checks: Checks) -> Dict[str, Any]:
     mods = {
         "analytics_compat": "analytics_compat",
@@ -559,161 +269,6 @@ def scenario_import(libs: List[str], p: Dict[str, Any], checks: Checks) -> Dict[
     return {"import": s}
 
 
-def summarize(
-    runs: Dict[str, List[Dict[str, Any]]], keys: List[str], main_key: str, lower_better: bool
-) -> Dict[str, Any]:
-    libs: Dict[str, Dict[str, Any]] = {}
-    for lib, results in runs.items():
-        good = [r for r in results if r.get("ok") and not r.get("skipped")]
-        entry: Dict[str, Any] = {"runs": len(good), "errors": len(results) - len(good)}
-        for key in keys:
-            entry[key] = median([r.get(key) for r in good if r.get(key) is not None])
-        entry["all_" + main_key] = [r.get(main_key) for r in good]
-        libs[lib] = entry
-    out: Dict[str, Any] = {"main_metric": main_key, "lower_is_better": lower_better, "libs": libs}
-    if "analytics_compat" in runs:
-        for peer in ("posthog", "segment"):
-            if peer in runs:
-                libs["analytics_compat"]["ratio_vs_" + peer] = per_run_ratio(
-                    runs, main_key, "analytics_compat", peer
-                )
-                libs["analytics_compat"]["speedup_vs_" + peer] = per_run_ratio(
-                    runs, main_key, "analytics_compat", peer, invert=True
-                )
-    out["_runs"] = {
-        lib: [{k: v for k, v in r.items() if k != "profile"} for r in rs]
-        for lib, rs in runs.items()
-    }
-    return out
-
-
-# --------------------------------------------------------------------------- targets and profiles
-
-
-def evaluate_targets(results: Dict[str, Any]) -> List[Dict[str, Any]]:
-    out = []
-    for scen, metric, cmp, threshold, desc in TARGETS:
-        entry = results.get(scen, {}).get("libs", {}).get("analytics_compat", {})
-        value = entry.get(metric)
-        met = None if value is None else (value <= threshold if cmp == "<=" else value >= threshold)
-        out.append(
-            {
-                "scenario": scen,
-                "metric": metric,
-                "target": f"{cmp} {threshold:g}",
-                "value": value,
-                "met": met,
-                "description": desc,
-            }
-        )
-    return out
-
-
-PROFILE_CFG = {
-    "calls_1t": lambda p: {"scenario": "calls", "n": p["calls_n"], "threads": 1, "profile": True},
-    "calls_4t": lambda p: {"scenario": "calls", "n": p["calls_n"], "threads": 4, "profile": True},
-    "drain": lambda p: {"scenario": "drain", "n": p["drain_n"] // 2, "profile": True},
-    "memory": lambda p: {"scenario": "memory", "n": p["memory_n"] // 4, "tracemalloc": True},
-    "latency": lambda p: {
-        "scenario": "latency",
-        "n": p["latency_n"] // 2,
-        "queue": p["latency_queue"],
-        "profile": True,
-    },
-    "flags_off": lambda p: {
-        "scenario": "flags",
-        "events": False,
-        "ids": max(100, p["flag_ids"] // 4),
-        "profile": True,
-    },
-    "flags_on": lambda p: {
-        "scenario": "flags",
-        "events": True,
-        "ids": max(100, p["flag_ids"] // 4),
-        "profile": True,
-    },
-}
-
-
-def take_profiles(
-    sink: Sink, scenarios: List[str], p: Dict[str, Any], libs: List[str]
-) -> Dict[str, Dict[str, str]]:
-    profiles: Dict[str, Dict[str, str]] = {}
-    for scen in scenarios:
-        make = PROFILE_CFG.get(scen)
-        if make is None:
-            continue
-        profiles[scen] = {}
-        for lib in libs:
-            if scen.startswith("flags") and lib == "segment":
-                continue
-            cfg = make(p)
-            cfg.update(lib=lib, host=sink.url, stall_host=sink.stall_url)
-            res = run_worker(cfg)
-            sink.collect(None)
-            profiles[scen][lib] = res.get("profile") or f"(no profile: {res.get('error', '?')})"
-            log(f"  profiled {scen} {lib}")
-    return profiles
-
-
-# --------------------------------------------------------------------------- machine
-
-
-def machine() -> Dict[str, Any]:
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        ncpu = len(os.sched_getaffinity(0))
-    except AttributeError:
-        ncpu = os.cpu_count() or 0
-    mem = "?"
-    try:
-        with open("/proc/meminfo") as fh:
-            mem = f"{int(fh.readline().split()[1]) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        pass
-    versions = {}
-    for dist in ("analytics-compat", "posthog", "segment-analytics-python", "requests", "urllib3"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = None
-    return {
-        "nproc": ncpu,
-        "cpu": cpu,
-        "memory": mem,
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "versions": versions,
-        "loadavg_start": os.getloadavg(),
-    }
-
-
-def git_commit() -> Optional[str]:
-    """The benchmarked commit, with ``+dirty`` if analytics_compat/ has local changes."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "analytics_compat"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return None
-    return (head + ("+dirty" if dirty else "")) or None
-
-
 # --------------------------------------------------------------------------- main
 
 
@@ -740,9 +295,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     ap.add_argument(
         "--profile",
-        choices=["missed", "all", "none"],
-        help="cProfile/tracemalloc runs: for missed targets (default for a full run), "
-        "every scenario, or none (default with --quick)",
+        help="cProfile/tracemalloc runs: 'missed' (default for a full run: the scenarios "
+        "whose target was missed, plus drain_worker), 'all', 'none' (default with --quick), "
+        "or a comma-separated list of profile names (" + ",".join(PROFILE_CFG) + ")",
+    )
+    ap.add_argument(
+        "--capture-mode",
+        choices=["v0", "v1"],
+        help="capture protocol for analytics_compat and posthog-python (option capture_mode; "
+        "default: each library's own default). A version that does not know the option "
+        "runs without it and a check says so",
     )
     ap.add_argument(
         "--json",
@@ -773,6 +335,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             log(f"{lib}: not installed (pip install -e '.[bench]'); left out of this run")
             libs.remove(lib)
     profile_mode = args.profile or ("none" if args.quick else "missed")
+    if profile_mode not in ("missed", "all", "none"):
+        for name in profile_mode.split(","):
+            if name not in PROFILE_CFG:
+                ap.error(f"unknown profile {name!r} (one of {', '.join(PROFILE_CFG)})")
     json_out = args.json_out or os.path.join(
         HERE, "results", "quick.json" if args.quick else "latest.json"
     )
@@ -800,37 +366,42 @@ def main(argv: Optional[List[str]] = None) -> int:
         mode="quick" if args.quick else "full",
         params=params,
         libs=libs,
+        capture_mode=args.capture_mode,
     )
     log(
         f"benchmarks ({meta['mode']}): {meta['nproc']} cpu {meta['cpu']}, "
         f"Python {meta['python']}, load {meta['loadavg_start']}"
     )
     sink = Sink(defs_path)
+    # Worker config merged into every measurement: the variant's client options (the
+    # worker gives them to analytics_compat and posthog only; segment has no modes).
     extra: Dict[str, Any] = {}
+    if args.capture_mode:
+        extra["options"] = {"capture_mode": args.capture_mode}
+    runners = {
+        "calls": scenario_calls,
+        "drain": scenario_drain,
+        "flood": scenario_flood,
+        "memory": scenario_memory,
+        "latency": scenario_latency,
+        "flags": scenario_flags,
+        "flags_defaults": scenario_flags_defaults,
+    }
     try:
         for scen in scenarios:
             log(f"[{scen}]")
             if scen == "import":
                 results.update(scenario_import(libs, params, checks))
                 continue
-            fn = {"calls": scenario_calls, "drain": scenario_drain, "memory": scenario_memory,
-                  "latency": scenario_latency, "flags": scenario_flags}[scen]  # fmt: skip
-            results.update(fn(sink, libs, params, checks, extra))
+            results.update(runners[scen](sink, libs, params, checks, extra))
         targets = evaluate_targets(results)
         profiles: Dict[str, Any] = {}
-        if profile_mode != "none":
-            wanted = [
-                t["scenario"]
-                for t in targets
-                if t["scenario"] in results and (profile_mode == "all" or t["met"] is False)
-            ]
-            if "calls_4t" in wanted and "calls_1t" not in wanted:
-                wanted.insert(0, "calls_1t")  # the single-thread profile, for contrast
-            if wanted:
-                log(f"[profiles] {', '.join(wanted)}")
-                # peers too only with --profile all (their runs are the slow ones)
-                who = libs if profile_mode == "all" else ["analytics_compat"]
-                profiles = take_profiles(sink, wanted, params, who)
+        wanted = wanted_profiles(profile_mode, targets, results)
+        if wanted:
+            log(f"[profiles] {', '.join(wanted)}")
+            # peers too only with --profile all (their runs are the slow ones)
+            who = libs if profile_mode == "all" else ["analytics_compat"]
+            profiles = take_profiles(sink, wanted, params, who, extra)
     finally:
         sink.close()
         os.unlink(defs_path)
@@ -859,10 +430,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     log("")
     for t in targets:
         if t["value"] is not None:
-            log(
-                f"  target {'MET   ' if t['met'] else 'MISSED'} {t['description']}: "
-                f"{t['value']:.3f} ({t['target']})"
-            )
+            verdict = {True: "MET   ", False: "MISSED", None: "n/a   "}[t["met"]]
+            log(f"  target {verdict} {t['description']}: {t['value']:,.3f} ({t['target']})")
     log(
         f"checks: {len(checks.items) - len(checks.failed)} passed, {len(checks.failed)} failed"
         + (f" ({len(peers)} of them in peer libraries, not counted by --check)" if peers else "")

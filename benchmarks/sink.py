@@ -8,14 +8,16 @@ of the measured library):
 
 - ``POST /batch/``, ``/batch``, ``/v1/batch``, ``/i/v0/e/``, ``/e/``, ``/capture/``:
   the raw body (gzip or not) is kept as is and ``200 {"status":1}`` is answered at
-  once. Bodies are decoded only when ``/__stats`` is asked, so decoding never
-  competes with a measurement.
+  once. ``POST /i/v1/analytics/events`` (PostHog's capture v1) likewise, answered
+  ``200 {"results":{}}`` (no entry for an event means it was accepted). Bodies are
+  decoded only when ``/__stats`` is asked, so decoding never competes with a
+  measurement.
 - ``GET /api/feature_flag/local_evaluation/`` and ``GET /flags/definitions``:
   the definitions file given with ``--defs`` (PostHog local-evaluation JSON).
 - ``POST /flags/`` and ``/decide/``: an empty answer; counted, so a benchmark can
   show that flag evaluation stayed local.
 - ``GET /__stats``: events, distinct uuids (``uuid``, or Segment's ``messageId``),
-  duplicates, events without an id, counts per event name, requests per path, and
+  duplicates, events without an id, counts (and distinct ids) per event name, requests per path, and
   bytes received. ``GET /__stats?reset=1`` also forgets everything.
 
 Stall port: accepts connections and reads requests but never answers (a server
@@ -35,6 +37,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 _OK = b'{"status":1}'
 _EVENT_PATHS = frozenset({"/batch/", "/batch", "/v1/batch", "/i/v0/e/", "/e/", "/capture/"})
+_V1_PATHS = frozenset({"/i/v1/analytics/events", "/i/v1/analytics/events/"})
 _DEFS_PATHS = frozenset(
     {
         "/api/feature_flag/local_evaluation/",
@@ -54,6 +57,7 @@ def _response(status: int, body: bytes, reason: str = "OK", extra: str = "") -> 
 
 
 _OK_RESPONSE = _response(200, _OK)
+_V1_OK_RESPONSE = _response(200, b'{"results":{}}')
 
 
 class State:
@@ -74,6 +78,7 @@ class State:
         seen: set[str] = set()
         events = duplicates = missing = undecodable = 0
         names: collections.Counter[str] = collections.Counter()
+        distinct_names: collections.Counter[str] = collections.Counter()
         for body, encoding in self.bodies:
             try:
                 if encoding in ("gzip", "deflate") or body[:2] == b"\x1f\x8b":
@@ -94,7 +99,8 @@ class State:
                 if not isinstance(event, dict):
                     continue
                 events += 1
-                names[str(event.get("event", event.get("type", "?")))] += 1
+                name = str(event.get("event", event.get("type", "?")))
+                names[name] += 1
                 ident = event.get("uuid") or event.get("messageId")
                 if not ident:
                     missing += 1
@@ -102,6 +108,7 @@ class State:
                     duplicates += 1
                 else:
                     seen.add(ident)
+                    distinct_names[name] += 1
         return {
             "events": events,
             "distinct_ids": len(seen),
@@ -110,6 +117,7 @@ class State:
             "undecodable_bodies": undecodable,
             "batches": len(self.bodies),
             "event_names": dict(names),
+            "distinct_by_name": dict(distinct_names),
             "paths": dict(self.paths),
             "bytes_in": self.bytes_in,
             "first_at": self.first_at,
@@ -182,14 +190,14 @@ class HTTP(asyncio.Protocol):
             return  # never answer
         path, _, query = target.partition("?")
         state.paths[path] += 1
-        if path in _EVENT_PATHS and method == "POST":
+        if (path in _EVENT_PATHS or path in _V1_PATHS) and method == "POST":
             now = time.monotonic()
             if state.first_at is None:
                 state.first_at = now
             state.last_at = now
             state.bytes_in += len(body)
             state.bodies.append((body, headers.get("content-encoding")))
-            out = _OK_RESPONSE
+            out = _OK_RESPONSE if path in _EVENT_PATHS else _V1_OK_RESPONSE
         elif path in _DEFS_PATHS:
             out = state.defs_response
         elif path in _REMOTE_FLAG_PATHS:
