@@ -163,9 +163,9 @@ class Engine:
         errors = [outcome.error for outcome in outcomes]
         emit = self._emitter.emit
         if errors.count(None) == len(errors):  # the common case, counted at C speed
-            uuids = tuple(m.uuid for m in messages)
+            uuids = tuple(m._uuid or m.uuid for m in messages)
         else:
-            uuids = tuple(m.uuid for m, e in zip(messages, errors) if e is None)
+            uuids = tuple(m._uuid or m.uuid for m, e in zip(messages, errors) if e is None)
         self.delivered += len(uuids)
         self.failed += len(messages) - len(uuids)
         if uuids:

@@ -18,7 +18,7 @@ import json
 import random
 import time
 import uuid as _uuid
-from typing import Any, Callable, Dict, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Union
 
 from ._jsonsafe import check_int, iso_utc, json_safe_mapping
 from ._lifecycle import ForkPhase, after_fork_in_child
@@ -31,6 +31,7 @@ __all__ = [
     "LIB_NAME",
     "Message",
     "add_sdk_properties",
+    "assign_uuids",
     "build_alias",
     "build_capture",
     "build_group_identify",
@@ -349,9 +350,23 @@ def sdk_properties(*, disable_geoip: bool, is_server: bool) -> Dict[str, Any]:
 def add_sdk_properties(props: Dict[str, Any], added: Dict[str, Any]) -> None:
     """Add ``added`` (from ``sdk_properties``): ``$lib`` always wins; ``$geoip_disable``
     and ``$is_server`` only where the event did not set them itself."""
-    for key, value in added.items():
-        if key in ("$lib", "$lib_version") or key not in props:
-            props[key] = value
+    lib = added.get("$lib")
+    if lib is not None:
+        props["$lib"] = lib
+        props["$lib_version"] = added["$lib_version"]
+    if "$geoip_disable" in added:
+        props.setdefault("$geoip_disable", True)
+    if "$is_server" in added:
+        props.setdefault("$is_server", True)
+
+
+def assign_uuids(messages: Iterable[Message]) -> None:
+    """On the worker, before encoding a batch: the uuid of every message that has none
+    yet, under one lock for the batch (a caller may be reading one at the same time)."""
+    with _promise_lock():
+        for message in messages:
+            if message._uuid is None:
+                message._uuid = _fast_uuid4()
 
 
 def utf8(text: str) -> bytes:

@@ -19,7 +19,7 @@ import logging
 from typing import Callable, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
 
 from .._config import DeliveryConfig
-from .._events import Message
+from .._events import Message, assign_uuids
 from ..errors import (
     DeliveryError,
     EncodingError,
@@ -92,6 +92,23 @@ class Transport:
 
     def send(self, messages: List[Message], report: Report, deadline: Deadline) -> None:
         """Deliver ``messages``; every one of them reaches ``report`` exactly once."""
+        assign_uuids(messages)
+        encode = self._protocol.encode
+        try:  # the common case, at list speed: every event encodes and all fit in one request
+            encoded = [encode(message) for message in messages]
+        except (TypeError, ValueError):
+            return self._send_each(messages, report, deadline)
+        sizes = list(map(len, encoded))
+        if sizes and (
+            max(sizes) > self._max_event_bytes or sum(sizes) + len(sizes) > self._max_batch_bytes
+        ):
+            return self._send_each(messages, report, deadline)
+        if encoded:
+            report(messages, self._deliver(messages, encoded, deadline))
+
+    def _send_each(self, messages: List[Message], report: Report, deadline: Deadline) -> None:
+        """Event by event: the ones that cannot be encoded or are too big fail alone, and
+        requests are cut at ``max_batch_bytes`` (encodings already made are reused)."""
         chunk: List[Message] = []
         encoded: List[bytes] = []
         size = 0

@@ -74,7 +74,7 @@ class V0Protocol:
                 ',"timestamp":"',
                 timestamp,
                 '","uuid":"',
-                message.uuid,
+                message._uuid or message.uuid,
                 '"}',
             )
         )

@@ -162,7 +162,7 @@ class V1Protocol:
                 '{"event":',
                 json_string(message.event),
                 ',"uuid":"',
-                message.uuid,
+                message._uuid or message.uuid,
                 '","distinct_id":',
                 json_string(message.distinct_id),
                 ',"timestamp":"',
