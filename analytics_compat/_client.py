@@ -7,7 +7,11 @@ delegates to them:
 - its engine (``_engine``): submit, flush, shutdown, statistics. Before ``init`` it
   is the not-initialized engine, after ``shutdown`` a closed one, so a call on a
   client in the wrong state raises the right error without any check here;
-- its flags service (``_flags``): feature flags (every-flag calls in ``_flag_calls``).
+- its flags service (``_flags``): feature flags (every-flag calls in ``_flag_calls``);
+- its error tracker (``_errors``): ``$exception`` events and uncaught-exception capture.
+
+Contexts (``new_context``, ``tag``, ...) are ``_context_calls``; the methods here
+only bind them to this client, as posthog-python's do.
 
 Each message call parses its arguments, builds one ``Message`` (translation of the
 legacy shapes is ``_legacy``; PostHog shapes are ``_events``) and submits it; the
@@ -20,10 +24,12 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
+from . import _context_calls
 from ._config import ClientOptions
 from ._dispatch import Lifecycle
 from ._emitter import ClientEmitter
 from ._engine import NOT_INITIALIZED, AnyEngine, ClosedEngine, Engine
+from ._error_tracking import ErrorTracker
 from ._events import build_alias, build_capture, build_group_identify, build_set
 from ._flag_calls import all_flags_and_payloads, remote_config_payload
 from ._flag_service import FlagService, FlagValue
@@ -54,6 +60,7 @@ class Client:
         self._emitter = ClientEmitter()
         self._engine: AnyEngine = NOT_INITIALIZED
         self._flags = FlagService(report_error=lambda error: self._emitter.emit("error", error))
+        self._errors = ErrorTracker(lambda message, hint: self._engine.submit(message, hint))
         if options is not None or kwargs:
             self.init(options, **kwargs)
 
@@ -74,6 +81,7 @@ class Client:
         self._flags.start(parsed.flags)
         pipeline = build_pipeline(parsed, self._flags)
         self._engine = Engine(parsed, self._emitter, pipeline, trigger_subject=self)
+        self._errors.start(parsed.exceptions)
         self._emitter.emit("initialize")
 
     @property
@@ -218,6 +226,64 @@ class Client:
             build_group_identify(group_type, group_key, properties, timestamp, uuid, distinct_id)
         )
 
+    # -- error tracking and contexts (posthog-python's) --------------------------------
+    @property
+    def enable_exception_autocapture(self) -> bool:
+        """True if this client captures uncaught exceptions (and, by default, those
+        escaping its contexts)."""
+        return self._errors.autocapture
+
+    def capture_exception(
+        self,
+        exception: Any = None,
+        *,
+        distinct_id: Any = None,
+        properties: Optional[Mapping[str, Any]] = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+        groups: Optional[Mapping[str, Any]] = None,
+        send_feature_flags: bool = False,
+    ) -> MessagePromise:
+        """Send ``exception`` (default: the one being handled) as a ``$exception`` event.
+
+        Never raises: when nothing is sent (no exception, already captured by this
+        client, bad arguments, client not running) the returned promise has failed
+        with ``EventDroppedError`` and the reason is logged. Without ``distinct_id`` the
+        context's distinct id is used, else the event is personless.
+        """
+        return self._errors.capture(
+            exception,
+            distinct_id=distinct_id,
+            properties=properties,
+            timestamp=timestamp,
+            uuid=uuid,
+            groups=groups,
+            send_feature_flags=send_feature_flags,
+        )
+
+    def _capture_exception_with(
+        self, exception: BaseException, metadata: Mapping[str, Any]
+    ) -> MessagePromise:
+        """For integrations: capture with how it was caught (level, source, mechanism)."""
+        return self._errors.capture(exception, metadata=metadata)
+
+    def new_context(
+        self, fresh: bool = False, capture_exceptions: Optional[bool] = None
+    ) -> _context_calls.new_context:
+        """A context whose escaping exceptions this client captures (see ``new_context``)."""
+        return _context_calls.new_context(fresh, capture_exceptions, self)
+
+    def scoped(
+        self, fresh: bool = False, capture_exceptions: Optional[bool] = None
+    ) -> Callable[[Any], Any]:
+        """A decorator running each call in a new context of this client."""
+        return _context_calls.scoped(fresh, capture_exceptions, self)
+
+    tag = staticmethod(_context_calls.tag)
+    get_tags = staticmethod(_context_calls.get_tags)
+    identify_context = staticmethod(_context_calls.identify_context)
+    set_context_session = staticmethod(_context_calls.set_context_session)
+
     # -- flush and shutdown -----------------------------------------------------------
     def flush(
         self, callback: Optional[FlushCallback] = None, *, timeout: Optional[float] = None
@@ -243,6 +309,7 @@ class Client:
         if isinstance(engine, ClosedEngine):
             return engine.shutdown(timeout)
         self._engine = ClosedEngine(engine)
+        self._errors.close()  # the last autocapturing client out restores the excepthooks
         if timeout is None:
             timeout = engine.options.batch.shutdown_timeout if engine.options else 0.0
         end = time.monotonic() + timeout

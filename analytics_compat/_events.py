@@ -33,6 +33,7 @@ __all__ = [
     "build_group_identify",
     "build_set",
     "check_distinct_id",
+    "check_uuid",
     "json_string",
     "json_text",
     "parse_timestamp",
@@ -68,7 +69,7 @@ class Message(MessagePromise):
     def __init__(
         self,
         event: str,
-        distinct_id: str,
+        distinct_id: Optional[str],
         properties: dict[str, Any],
         timestamp: Union[float, str],
         uuid: Optional[str],
@@ -80,6 +81,8 @@ class Message(MessagePromise):
         self._event = None
         self.uuid = uuid
         self.event = event
+        # None only from a call whose distinct id is optional (``capture_exception``):
+        # the pipeline's context stage fills it in, or the personless stage after it.
         self.distinct_id = distinct_id
         self.properties = properties
         self.timestamp = timestamp  # epoch seconds (float) or an ISO string the caller gave
@@ -129,6 +132,9 @@ def _check_uuid(value: Any, field: str = "uuid") -> Optional[str]:
         return str(value if isinstance(value, _uuid.UUID) else _uuid.UUID(str(value)))
     except ValueError:
         raise ValidationError(f"{field} must be a valid UUID", field=field) from None
+
+
+check_uuid = _check_uuid  # None, or the canonical text of a valid UUID
 
 
 def _properties(value: Any, field: str) -> dict[str, Any]:

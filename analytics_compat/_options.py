@@ -18,6 +18,8 @@ could not post to.
 from __future__ import annotations
 
 import math
+import os
+import re
 import urllib.parse
 from typing import Any, Dict, Mapping, Optional
 
@@ -28,6 +30,7 @@ from ._config import (
     CaptureConfig,
     ClientOptions,
     DeliveryConfig,
+    ExceptionsConfig,
     FlagsConfig,
     FlushPolicy,
 )
@@ -36,7 +39,8 @@ from .errors import ConfigurationError
 __all__ = ["parse_options", "snake_case"]
 
 # name -> (sub-config, field, kind, lower bound). Kinds: str, name, optstr, int, num,
-# ms (milliseconds, stored as seconds), bool, triggers, policy, clock, provider.
+# ms (milliseconds, stored as seconds), bool, triggers, policy, clock, provider,
+# path (None: the default), names (module names), patterns (regular expressions).
 # The sub-config "root" holds ``secret`` and ``host``, which several parts share.
 _SPEC: dict[str, tuple[str, str, str, float]] = {
     "secret": ("root", "secret", "str", 0),
@@ -70,6 +74,23 @@ _SPEC: dict[str, tuple[str, str, str, float]] = {
     "flag_definitions_cache": ("flags", "definitions_cache", "provider", 0),
     "disable_geoip": ("flags", "disable_geoip", "bool", 0),
     "send_feature_flag_events": ("flags", "send_events", "bool", 0),
+    "enable_exception_autocapture": ("exceptions", "enable_exception_autocapture", "bool", 0),
+    "project_root": ("exceptions", "project_root", "path", 0),
+    "in_app_modules": ("exceptions", "in_app_modules", "names", 0),
+    "log_captured_exceptions": ("exceptions", "log_captured_exceptions", "bool", 0),
+    "capture_exception_code_variables": (
+        "exceptions",
+        "capture_exception_code_variables",
+        "bool",
+        0,
+    ),
+    "code_variables_mask_patterns": ("exceptions", "code_variables_mask_patterns", "patterns", 0),
+    "code_variables_ignore_patterns": (
+        "exceptions",
+        "code_variables_ignore_patterns",
+        "patterns",
+        0,
+    ),
 }
 _ALIASES = {"api_key": "secret", "project_api_key": "secret", "write_key": "secret"}
 
@@ -98,6 +119,7 @@ def parse_options(options: Optional[Mapping[str, Any]] = None, **kwargs: Any) ->
         "delivery": {},
         "capture": {},
         "flags": {},
+        "exceptions": {},
     }
     spelled: dict[str, str] = {}
     for source in (options or {}, kwargs):
@@ -109,7 +131,11 @@ def parse_options(options: Optional[Mapping[str, Any]] = None, **kwargs: Any) ->
             if name not in _SPEC:
                 raise ConfigurationError(f"unknown option {raw_name!r}", option=raw_name)
             section, field, kind, low = _SPEC[name]
-            merged[section][field] = _check(raw_name, kind, low, value)
+            checked = _check(raw_name, kind, low, value)
+            if checked is None and kind in ("path", "patterns"):
+                merged[section].pop(field, None)  # None: the documented default
+            else:
+                merged[section][field] = checked
             spelled[field] = raw_name
     root = merged["root"]
     if not root.get("secret"):
@@ -140,6 +166,7 @@ def _build(root: Dict[str, Any], merged: Dict[str, Dict[str, Any]]) -> ClientOpt
         delivery=delivery,
         capture=CaptureConfig(**merged["capture"]),
         flags=FlagsConfig(**root, **flags),
+        exceptions=ExceptionsConfig(**merged["exceptions"]),
     )
 
 
@@ -203,6 +230,25 @@ def _check(name: str, kind: str, low: float, value: Any) -> Any:
         if value is not None and not all(callable(getattr(value, m, None)) for m in wanted):
             raise bad("a flag definitions cache provider (or None)")
         return value
+    if kind == "path":
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise bad("a path or None")
+        return None if value is None else os.path.abspath(os.fspath(value))
+    if kind in ("names", "patterns"):
+        if value is None:
+            return None if kind == "patterns" else ()
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise bad("a list of strings")
+        if kind == "patterns":
+            for item in items:
+                try:
+                    re.compile(item)
+                except re.error as exc:
+                    raise ConfigurationError(
+                        f"option {name!r} has an invalid pattern {item!r}: {exc}", option=name
+                    ) from None
+        return tuple(items)
     if kind == "clock":
         if not callable(value):
             raise bad("a callable returning seconds")

@@ -54,7 +54,9 @@ class V0Protocol:
                 '{"event":',
                 json_string(message.event),
                 ',"distinct_id":',
-                json_string(message.distinct_id),
+                # None cannot get here past the personless stage; if it did, the
+                # TypeError fails this message alone, as an encoding error.
+                json_string(message.distinct_id),  # type: ignore[arg-type]
                 ',"properties":',
                 json_text(props),
                 ',"timestamp":"',
