@@ -44,6 +44,7 @@ from .errors import ClientClosedError, ConfigurationError, DeliveryError, Valida
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ._error_tracking import ExceptionOptions
     from ._flag_service import AllFlagsOptions, FlagOptions
     from .flags import FlagDefinitions, FlagResult
 
@@ -234,32 +235,16 @@ class Client:
         return self._errors.autocapture
 
     def capture_exception(
-        self,
-        exception: Any = None,
-        *,
-        distinct_id: Any = None,
-        properties: Optional[Mapping[str, Any]] = None,
-        timestamp: Any = None,
-        uuid: Any = None,
-        groups: Optional[Mapping[str, Any]] = None,
-        send_feature_flags: bool = False,
+        self, exception: Any = None, **kwargs: Unpack[ExceptionOptions]
     ) -> MessagePromise:
         """Send ``exception`` (default: the one being handled) as a ``$exception`` event.
 
-        Never raises: when nothing is sent (no exception, already captured by this
-        client, bad arguments, client not running) the returned promise has failed
-        with ``EventDroppedError`` and the reason is logged. Without ``distinct_id`` the
-        context's distinct id is used, else the event is personless.
+        Keywords as posthog-python's: ``distinct_id`` (default: the context's, else the
+        event is personless), ``properties``, ``timestamp``, ``uuid``, ``groups``,
+        ``send_feature_flags``. Never raises: when nothing is sent the returned promise
+        has already failed with ``EventDroppedError`` and the reason is logged.
         """
-        return self._errors.capture(
-            exception,
-            distinct_id=distinct_id,
-            properties=properties,
-            timestamp=timestamp,
-            uuid=uuid,
-            groups=groups,
-            send_feature_flags=send_feature_flags,
-        )
+        return self._errors.capture(exception, **kwargs)
 
     def _capture_exception_with(
         self, exception: BaseException, metadata: Mapping[str, Any]

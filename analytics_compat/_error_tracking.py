@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import sys
 import uuid as _uuid
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, TypedDict, cast
 
 import attrs
 
@@ -44,7 +44,7 @@ from ._pipeline import Hint
 from ._promise import MessagePromise, PromiseState
 from .errors import AnalyticsError, EventDroppedError, ValidationError
 
-__all__ = ["EXCEPTION_EVENT", "ErrorTracker"]
+__all__ = ["EXCEPTION_EVENT", "ErrorTracker", "ExceptionOptions"]
 
 logger = logging.getLogger("analytics_compat")
 
@@ -101,17 +101,17 @@ class ErrorTracker:
     def capture(
         self,
         exception: Any = None,
-        *,
-        distinct_id: Any = None,
-        properties: Optional[Mapping[str, Any]] = None,
-        timestamp: Any = None,
-        uuid: Any = None,
-        groups: Optional[Mapping[str, Any]] = None,
-        send_feature_flags: bool = False,
         metadata: Optional[Mapping[str, Any]] = None,
+        **kwargs: Any,
     ) -> MessagePromise:
-        """Submit a ``$exception`` for ``exception`` (default: the one being handled)."""
+        """Submit a ``$exception`` for ``exception`` (default: the one being handled).
+
+        ``kwargs`` are ``ExceptionOptions``; any other keyword is ignored with a
+        warning rather than raised (this is called from ``except`` blocks).
+        """
         try:
+            options = _options(kwargs)
+            groups = options.get("groups")
             resolved = resolve_exc_info(exception)
             if resolved is None:
                 logger.warning("analytics-compat: capture_exception found no exception")
@@ -121,12 +121,10 @@ class ErrorTracker:
             if already_captured(value, self.key):
                 logger.debug("analytics-compat: exception already captured; not sent again")
                 return _refused("this exception was already captured", "already_captured")
-            message = self._build(
-                exc_info, synthetic, distinct_id, properties, timestamp, uuid, groups, metadata
-            )
+            message = self._build(exc_info, synthetic, options, metadata)
             if self.config.log_captured_exceptions:
                 logger.error("analytics-compat: captured an exception", exc_info=exc_info)
-            if send_feature_flags:
+            if options.get("send_feature_flags"):
                 hint: Optional[Hint] = Hint(feature_flags={"groups": groups})
             else:
                 hint = _WITHOUT_ID if message.distinct_id is None else None
@@ -148,14 +146,12 @@ class ErrorTracker:
         self,
         exc_info: ExcInfo,
         synthetic: bool,
-        distinct_id: Any,
-        properties: Optional[Mapping[str, Any]],
-        timestamp: Any,
-        uuid: Any,
-        groups: Optional[Mapping[str, Any]],
+        options: ExceptionOptions,
         metadata: Optional[Mapping[str, Any]],
     ) -> Message:
         config = self.config
+        distinct_id, properties = options.get("distinct_id"), options.get("properties")
+        groups = options.get("groups")
         did = None if distinct_id is None else check_distinct_id(distinct_id, "distinct_id")
         extra = {} if properties is None else json_safe_mapping(properties, "properties")
         rule = InAppRule(project_root=config.project_root, modules=config.in_app_modules)
@@ -182,12 +178,33 @@ class ErrorTracker:
         props.update(extra)  # posthog-python lets the caller's properties win
         if groups is not None:
             props["$groups"] = json_safe_mapping(groups, "groups")
-        when = parse_timestamp(timestamp)
-        return Message(EXCEPTION_EVENT, did, props, when, check_uuid(uuid))
+        when = parse_timestamp(options.get("timestamp"))
+        return Message(EXCEPTION_EVENT, did, props, when, check_uuid(options.get("uuid")))
 
     def _uncaught(self, exc_info: ExcInfo, how: str) -> None:
         """From ``_excepthooks``: an exception nothing caught."""
         self.capture(exc_info, metadata=UNCAUGHT[how])
+
+
+class ExceptionOptions(TypedDict, total=False):
+    """``capture_exception``'s keywords, as posthog-python names them."""
+
+    distinct_id: Any
+    properties: Optional[Mapping[str, Any]]
+    timestamp: Any
+    uuid: Any
+    groups: Optional[Mapping[str, Any]]
+    send_feature_flags: bool
+
+
+_KNOWN = frozenset(ExceptionOptions.__annotations__)
+
+
+def _options(kwargs: Dict[str, Any]) -> ExceptionOptions:
+    unknown = sorted(set(kwargs) - _KNOWN)
+    if unknown:
+        logger.warning("analytics-compat: capture_exception ignores %s", ", ".join(unknown))
+    return cast(ExceptionOptions, {k: v for k, v in kwargs.items() if k in _KNOWN})
 
 
 def _refused(text: str, reason: str) -> MessagePromise:

@@ -237,6 +237,8 @@ def test_opt_in_code_variables_are_masked_and_truncated(
     dsn_url = "postgresql://admin:" + "pa55" + "word@db.internal/app"
     plain = "x" * 3000
     settings = {"api_key": "phc_abcdefghijklmnop", "region": "eu"}
+    connection = "postgresql://admin:" + "s3cr3t" + "@db.internal/app"
+    header = "Bearer " + "abcdefghij0123456789"
     count = 7
     try:
         raise ValueError("boom")
@@ -250,9 +252,12 @@ def test_opt_in_code_variables_are_masked_and_truncated(
     assert variables["dsn_url"] == redacted  # the name matches "dsn"
     assert variables["plain"] == "$$_posthog_value_too_long_$$"
     assert json.loads(variables["settings"]) == {"api_key": redacted, "region": "eu"}
+    assert variables["connection"] == f"postgresql://{redacted}@db.internal/app"
+    assert variables["header"] == f"Bearer {redacted}"
+    assert "__builtins__" not in variables
     sent = json.dumps(event)
     assert "pa55word" not in sent and "hunter2-correct" not in sent
-    del password, dsn_url, plain, settings, count
+    del password, dsn_url, plain, settings, connection, header, count
 
 
 def test_a_missing_source_file_gives_frames_without_context(
@@ -342,6 +347,10 @@ def test_capture_exception_never_raises_and_returns_a_failed_promise(
     unprintable.result(10)  # still sent, with a placeholder for its text
     (event,) = _exceptions(sink)
     assert event["properties"]["$exception_list"][0]["value"] == "<broken repr>"
+    assert event["properties"]["$exception_list"][0]["type"] == "Unprintable"
+    ignored = client.capture_exception(ValueError("still sent"), disable_geoip=True)  # type: ignore[call-arg]
+    ignored.result(10)
+    assert "capture_exception ignores disable_geoip" in caplog.text
     uninitialized = Client().capture_exception(ValueError("before init"))
     assert uninitialized.state is PromiseState.FAILED
     client.shutdown(5)
