@@ -8,6 +8,7 @@ context while the other captures.
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import threading
@@ -269,3 +270,48 @@ def test_contexts_cost_nothing_until_first_used_in_a_process() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[:4] == ["[]", "[]", "['context']", "['context']"]
+
+
+def test_at_the_dev_server_a_context_id_makes_a_person_and_none_makes_a_personless_event() -> None:
+    from analytics_compat.devserver import DevServer
+
+    with DevServer(tokens=("phc_ctx",)) as server:
+        client = Client({"secret": "phc_ctx", "host": server.url, "flushAt": 1})
+        try:
+            with client.new_context():
+                identify_context("ctx-person")
+                client.capture_exception(ValueError("has a person")).result(10)
+            client.capture_exception(ValueError("has nobody")).result(10)
+        finally:
+            client.shutdown(5)
+        stored = {e["properties"]["$exception_list"][0]["value"]: e for e in server.store.events()}
+        assert stored["has a person"]["distinct_id"] == "ctx-person"
+        assert server.store.person("ctx-person") is not None
+        nobody = stored["has nobody"]
+        assert nobody["properties"]["$process_person_profile"] is False
+        assert server.store.person(nobody["distinct_id"]) is None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_starts_outside_the_parents_context() -> None:
+    code = (
+        "import os, analytics_compat as a\n"
+        "with a.new_context():\n"
+        "    a.tag('parent', 1)\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        print('child', a.get_tags(), flush=True)\n"
+        "        os._exit(0)\n"
+        "    os.waitpid(pid, 0)\n"
+        "    print('parent', a.get_tags(), flush=True)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=script_env(),
+        cwd=str(ROOT),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["child {}", "parent {'parent': 1}"]
