@@ -152,7 +152,8 @@ class ErrorTracker:
         config = self.config
         distinct_id, properties = options.get("distinct_id"), options.get("properties")
         groups = options.get("groups")
-        did = None if distinct_id is None else check_distinct_id(distinct_id, "distinct_id")
+        # posthog-python reads an empty id as none given: the context's, or personless.
+        did = None if distinct_id in (None, "") else check_distinct_id(distinct_id, "distinct_id")
         extra = {} if properties is None else json_safe_mapping(properties, "properties")
         rule = InAppRule(project_root=config.project_root, modules=config.in_app_modules)
         if config.capture_exception_code_variables:

@@ -378,9 +378,12 @@ def test_personless_exception_without_any_distinct_id(
 ) -> None:
     client = make_client(flushAt=1)
     client.capture_exception(ValueError("nobody")).result(10)
-    (event,) = _exceptions(sink)
-    assert len(event["distinct_id"]) == 36
-    assert event["properties"]["$process_person_profile"] is False
+    client.capture_exception(ValueError("empty id"), distinct_id="").result(10)  # as posthog
+    first, second = _exceptions(sink, 2)
+    for event in (first, second):
+        assert len(event["distinct_id"]) == 36
+        assert event["properties"]["$process_person_profile"] is False
+    assert first["distinct_id"] != second["distinct_id"]
 
 
 def test_module_level_capture_exception_uses_the_default_client() -> None:
