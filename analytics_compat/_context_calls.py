@@ -223,18 +223,21 @@ def _wake() -> None:
 
 def _apply(message: Message, hint: Optional[Hint]) -> Message:
     scope = _scope_or_stale()
-    if scope is None or scope.generation != _contexts.generation():
+    if scope is None or scope.generation != _contexts.GENERATION:
         return message
     props = message.properties
     if message.event not in _NO_TAGS:
         tags = scope.tags
-        for key, value in tags.items():
-            if key not in props:
-                # Scalars are shared safely; containers are copied so that a later stage
-                # (before_send) changing this event cannot change the context's tag.
-                props[key] = value if type(value) in _SCALARS else json_safe(value, key)
-        if "$context_tags" not in props:
-            props["$context_tags"] = list(tags)
+        if tags:
+            if scope.scalar_tags:
+                merged = {**tags, **props}  # the call's own properties win
+            else:
+                # Containers are copied, so a later stage (before_send) changing this
+                # event cannot change the context's tag.
+                merged = {k: v if type(v) in _SCALARS else json_safe(v, k) for k, v in tags.items()}
+                merged.update(props)
+            message.properties = props = merged
+        props.setdefault("$context_tags", list(tags))
     if scope.session_id is not None and "$session_id" not in props:
         props["$session_id"] = scope.session_id
     if message.distinct_id is None:

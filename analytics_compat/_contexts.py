@@ -22,9 +22,10 @@ from typing import Any, Dict, Optional
 
 from ._lifecycle import ForkPhase, after_fork_in_child
 
-__all__ = ["Scope", "current", "current_or_stale", "enter", "generation", "leave", "replace"]
+__all__ = ["GENERATION", "Scope", "current", "current_or_stale", "enter", "leave", "replace"]
 
-_generation = 0  # bumped in a forked child: scopes of an older generation are not current
+_SCALARS = (str, int, float, bool, type(None))  # immutable: shared by events as they are
+GENERATION = 0  # bumped in a forked child: scopes of an older generation are not current
 
 
 class Scope:
@@ -37,6 +38,7 @@ class Scope:
         "fresh",
         "generation",
         "parent",
+        "scalar_tags",
         "session_id",
         "tags",
     )
@@ -54,9 +56,10 @@ class Scope:
         self.fresh = fresh
         self.capture_exceptions = capture_exceptions
         self.client = client  # where an exception escaping this context is captured
-        self.generation = _generation
+        self.generation = GENERATION
         # Resolved: a child reads its parent's values unless it sets its own.
         self.tags: Dict[str, Any] = dict(parent.tags) if inherit and parent else {}
+        self.scalar_tags: bool = parent.scalar_tags if inherit and parent else True
         self.distinct_id: Optional[str] = parent.distinct_id if inherit and parent else None
         self.session_id: Optional[str] = parent.session_id if inherit and parent else None
 
@@ -69,6 +72,7 @@ class Scope:
     def with_tag(self, key: str, value: Any) -> Scope:
         other = self._copy()
         other.tags = {**self.tags, key: value}
+        other.scalar_tags = self.scalar_tags and isinstance(value, _SCALARS)
         return other
 
     def with_distinct_id(self, distinct_id: str) -> Scope:
@@ -91,18 +95,14 @@ _CURRENT: contextvars.ContextVar[Optional[Scope]] = contextvars.ContextVar(
 
 
 # The pipeline's hot path: the raw value, one C call; a non-None scope must then be
-# checked against ``generation()`` (a scope made before a fork is not current).
+# checked against ``GENERATION`` (a scope made before a fork is not current).
 current_or_stale = _CURRENT.get
-
-
-def generation() -> int:
-    return _generation
 
 
 def current() -> Optional[Scope]:
     """The scope of the running code, or None outside any context."""
     scope = _CURRENT.get()
-    if scope is not None and scope.generation != _generation:
+    if scope is not None and scope.generation != GENERATION:
         return None
     return scope
 
@@ -125,8 +125,8 @@ def leave(token: contextvars.Token[Optional[Scope]], parent: Optional[Scope]) ->
 
 
 def _forget_after_fork() -> None:
-    global _generation
-    _generation += 1
+    global GENERATION
+    GENERATION += 1
 
 
 after_fork_in_child(_forget_after_fork, ForkPhase.STATE)
