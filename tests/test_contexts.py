@@ -106,6 +106,10 @@ def test_tags_are_checked_when_set() -> None:
             tag("", 1)
         tag("items", [1, 2])
         assert get_tags() == {"items": [1, 2]}
+        # An event gets its own copy: changing it (as before_send may) leaves the tag be.
+        sent = Client({"secret": "phc_x", "send": False}).capture("u", "e")
+        sent.properties["items"].append(3)  # type: ignore[attr-defined]
+        assert get_tags() == {"items": [1, 2]}
 
 
 def test_two_threads_never_see_each_others_tags_or_ids(
