@@ -18,8 +18,19 @@ from typing import Any
 from . import triggers
 from ._client import Client
 from ._config import DEFAULT_HOST, CaptureMode, ClientOptions, FlushPolicy
+from ._context_calls import (
+    get_context_distinct_id,
+    get_context_session_id,
+    get_tags,
+    identify_context,
+    new_context,
+    scoped,
+    set_context_session,
+    tag,
+)
 from ._default import (
     alias,
+    capture_exception,
     default_client,
     flush,
     group,
@@ -78,15 +89,24 @@ __all__ = [
     "ValidationError",
     "__version__",
     "alias",
+    "capture_exception",
     "default_client",
     "flush",
+    "get_context_distinct_id",
+    "get_context_session_id",
+    "get_tags",
     "group",
     "identify",
+    "identify_context",
     "init",
+    "new_context",
     "on",
     "once",
     "remove_listener",
+    "scoped",
+    "set_context_session",
     "shutdown",
+    "tag",
     "track",
     "triggers",
 ]

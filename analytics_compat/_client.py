@@ -3,12 +3,15 @@
 Owns the call surface and nothing behind it. A ``Client`` holds its parts and
 delegates to them:
 
-- its emitter (``_emitter``): the ``initialize`` / ``flush`` / ``error`` events;
+- its emitter (``_emitter``): the ``initialize`` / ``flush`` / ``error`` events (the
+  listener calls, and what triggers read, are the ``EventCalls`` facet);
 - its engine (``_engine``): submit, flush, shutdown, statistics. Before ``init`` it
   is the not-initialized engine, after ``shutdown`` a closed one, so a call on a
   client in the wrong state raises the right error without any check here;
 - its flags service (``_flags``; the flag calls are the ``FlagCalls`` facet) and its
-  super properties (``_supers``).
+  super properties (``_supers``);
+- its error tracker (``_errors``; its calls, and the contexts', are the
+  ``ErrorCalls`` facet): ``$exception`` events and uncaught-exception capture.
 
 Each message call parses its arguments, builds one ``Message`` (analytics-node's
 shapes are ``_legacy``, PostHog's ``_posthog``) and submits it; the ``Message`` is
@@ -20,14 +23,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any, Callable, Dict, List, Optional, Tuple, overload
+from typing import Any, Callable, Dict, Optional, Tuple, overload
 
+from ._client_errors import ErrorCalls
+from ._client_events import EventCalls
 from ._client_flags import FlagCalls
 from ._config import ClientOptions
-from ._dispatch import Lifecycle
 from ._emitter import ClientEmitter, debug_logging
 from ._engine import NOT_INITIALIZED, AnyEngine, ClosedEngine, Engine
 from ._enrich import SuperProperties
+from ._error_tracking import ErrorTracker
 from ._events import Message, build_set
 from ._flag_service import FlagService
 from ._legacy import legacy_group, legacy_track, normalize
@@ -54,7 +59,7 @@ FlushCallback = Callable[[Optional[DeliveryError]], Any]
 Built = Tuple[Message, Optional[Hint]]
 
 
-class Client(FlagCalls):
+class Client(EventCalls, FlagCalls, ErrorCalls):
     """An analytics-node client on a PostHog core.
 
     ``Client({"secret": ...})``, ``Client(secret=...)``, ``Client("phc_...", host)`` as
@@ -66,6 +71,7 @@ class Client(FlagCalls):
         self._engine: AnyEngine = NOT_INITIALIZED
         self._flags = FlagService(report_error=lambda error: self._emitter.emit("error", error))
         self._supers = SuperProperties(None)
+        self._errors = ErrorTracker(lambda message, hint: self._engine.submit(message, hint))
         if isinstance(options, str):  # posthog-python: Posthog("phc_...", host=...)
             kwargs["secret"], options = options, None
         if host is not None:
@@ -94,6 +100,7 @@ class Client(FlagCalls):
         self._flags.start(parsed.flags, disabled=capture.disabled)
         pipeline = build_pipeline(parsed, self._flags, self._supers)
         self._engine = Engine(parsed, self._emitter, pipeline, trigger_subject=self)
+        self._errors.start(parsed.exceptions)
         self._emitter.emit("initialize")
 
     @property
@@ -104,51 +111,6 @@ class Client(FlagCalls):
     @property
     def initialized(self) -> bool:
         return self._engine.options is not None
-
-    # -- events ---------------------------------------------------------------------
-    def on(self, event: str, listener: Callable[..., Any]) -> Callable[..., Any]:
-        """Listen to ``initialize``, ``flush`` (a ``FlushInfo``) or ``error`` (the error)."""
-        return self._emitter.on(event, listener)
-
-    def once(self, event: str, listener: Callable[..., Any]) -> Callable[..., Any]:
-        return self._emitter.once(event, listener)
-
-    add_listener = on
-
-    def remove_listener(self, event: str, listener: Callable[..., Any]) -> None:
-        self._emitter.remove_listener(event, listener)
-
-    def remove_all_listeners(self, event: Optional[str] = None) -> None:
-        self._emitter.remove_all_listeners(event)
-
-    def listeners(self, event: str) -> List[Callable[..., Any]]:
-        return self._emitter.listeners(event)
-
-    def emit(self, event: str, *args: Any) -> bool:
-        return self._emitter.emit(event, *args)
-
-    # -- what triggers read, and counters ---------------------------------------------
-    @property
-    def queued(self) -> int:
-        """Messages waiting to be released (what the size trigger counts)."""
-        return self._engine.queued
-
-    @property
-    def batch_age(self) -> float:
-        return self._engine.batch_age
-
-    @property
-    def last_flush(self) -> float:
-        return self._engine.last_flush
-
-    @property
-    def stats(self) -> Dict[str, int]:
-        """Counters: messages delivered, failed, and dropped (queue full, or by reason)."""
-        return self._engine.stats
-
-    @property
-    def state(self) -> Lifecycle:
-        return self._engine.state
 
     # -- analytics-node -------------------------------------------------------------
     def identify(self, message: Any = None, /, *args: Any, **kwargs: Any) -> MessagePromise:
@@ -383,6 +345,7 @@ class Client(FlagCalls):
         if isinstance(engine, ClosedEngine):
             return engine.shutdown(timeout)
         self._engine = ClosedEngine(engine)
+        self._errors.close()  # the last autocapturing client out restores the excepthooks
         if timeout is None:
             timeout = engine.options.batch.shutdown_timeout if engine.options else 0.0
         end = time.monotonic() + timeout

@@ -7,7 +7,8 @@ in one place, and each part of the client gets only the sub-config it needs:
 - ``BatchConfig``: when queued messages leave (the batcher);
 - ``DeliveryConfig``: where and how batches are sent (the transport);
 - ``CaptureConfig``: what the call surface needs (test mode, legacy group type);
-- ``FlagsConfig``: polling, remote evaluation and flag events (the flags service).
+- ``FlagsConfig``: polling, remote evaluation and flag events (the flags service);
+- ``ExceptionsConfig``: error tracking (``capture_exception`` and autocapture).
 
 ``ClientOptions`` holds them, plus the flat names custom triggers read
 (``client.options.flush_at``, ``.flush_after``, ...). Knows nothing about queues,
@@ -17,6 +18,7 @@ threads or HTTP.
 from __future__ import annotations
 
 import enum
+import os
 import time
 from typing import Any, Callable, Dict, Optional, Tuple
 
@@ -29,6 +31,7 @@ __all__ = [
     "CaptureMode",
     "ClientOptions",
     "DeliveryConfig",
+    "ExceptionsConfig",
     "FlagsConfig",
     "FlushPolicy",
     "Trigger",
@@ -163,6 +166,41 @@ class FlagsConfig:
     send_events: bool = True
 
 
+# posthog-python's defaults: names of local variables whose values are never sent.
+DEFAULT_MASK_PATTERNS: Tuple[str, ...] = tuple(
+    "(?i)" + word
+    for word in (
+        "password", "secret", "passwd", "pwd", "api_key", "apikey", "auth", "credentials",
+        "privatekey", "private_key", "token", "aws_access_key_id", "_pass", "sk_", "jwt",
+        "connection_string", "connectionstring", "conn_str", "connstr", "dsn", "[?&]sig=",
+    )
+)  # fmt: skip
+DEFAULT_IGNORE_PATTERNS: Tuple[str, ...] = (r"^__.*",)
+
+
+def _cwd() -> Optional[str]:
+    try:
+        return os.getcwd()
+    except OSError:  # the working directory was removed
+        return None
+
+
+@attrs.frozen(kw_only=True)
+class ExceptionsConfig:
+    """Error tracking's settings (posthog-python's option names)."""
+
+    enable_exception_autocapture: bool = False  # sys and threading excepthooks
+    # in_app: frames under project_root (default: the working directory at init) or
+    # in these modules (and their submodules); never site-packages or the stdlib.
+    project_root: Optional[str] = attrs.field(factory=_cwd)
+    in_app_modules: Tuple[str, ...] = ()
+    log_captured_exceptions: bool = False
+    # Off by default: local variables can hold secrets. On: in-app frames only, masked.
+    capture_exception_code_variables: bool = False
+    code_variables_mask_patterns: Tuple[str, ...] = DEFAULT_MASK_PATTERNS
+    code_variables_ignore_patterns: Tuple[str, ...] = DEFAULT_IGNORE_PATTERNS
+
+
 @attrs.frozen(kw_only=True)
 class ClientOptions:
     """A client's whole configuration. Build it with ``_options.parse_options``."""
@@ -173,6 +211,7 @@ class ClientOptions:
     delivery: DeliveryConfig
     capture: CaptureConfig
     flags: FlagsConfig
+    exceptions: ExceptionsConfig = attrs.field(factory=ExceptionsConfig)
 
     # The flat names a custom trigger (and older code) reads from ``client.options``.
     @property

@@ -3,7 +3,9 @@
 Owns ``init``, ``identify``, ``track``, ``alias``, ``group``, ``flush``, ``on``,
 ``once``, ``remove_listener`` and ``shutdown`` at module level, each acting on one
 default ``Client`` that exists from import (uninitialized until ``init``), so no
-call site checks for None. Knows nothing but the ``Client`` API.
+call site checks for None; ``capture_exception`` too, and it is the client that
+captures what escapes a context opened without one (``new_context(client=None)``).
+Knows nothing but the ``Client`` API.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from ._client import Client
+from ._context_calls import use_default_client
 from ._promise import MessagePromise
 from .errors import DeliveryError
 
 __all__ = [
     "alias",
+    "capture_exception",
     "default_client",
     "flush",
     "group",
@@ -80,3 +84,11 @@ def remove_listener(event: str, listener: Callable[..., Any]) -> None:
 
 def shutdown(timeout: Optional[float] = None) -> bool:
     return _default.shutdown(timeout)
+
+
+def capture_exception(exception: Any = None, /, **kwargs: Any) -> MessagePromise:
+    """``Client.capture_exception`` on the default client."""
+    return _default.capture_exception(exception, **kwargs)
+
+
+use_default_client(default_client)

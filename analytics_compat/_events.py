@@ -37,6 +37,7 @@ __all__ = [
     "build_group_identify",
     "build_set",
     "check_distinct_id",
+    "check_uuid",
     "json_string",
     "json_text",
     "parse_timestamp",
@@ -44,6 +45,7 @@ __all__ = [
     "sdk_properties",
     "stamp",
     "utf8",
+    "wire_distinct_id",
 ]
 
 LIB_NAME = "analytics-compat"
@@ -77,7 +79,7 @@ class Message(MessagePromise):
     def __init__(
         self,
         event: str,
-        distinct_id: str,
+        distinct_id: Optional[str],
         properties: dict[str, Any],
         timestamp: Union[float, str],
         uuid: Optional[str],
@@ -89,6 +91,8 @@ class Message(MessagePromise):
         self._event = None
         self._uuid = uuid
         self.event = event
+        # None only from a call whose distinct id is optional (``capture_exception``):
+        # the pipeline's context stage fills it in, or the personless stage after it.
         self.distinct_id = distinct_id
         self.properties = properties
         self.timestamp = timestamp  # epoch seconds (float) or an ISO string the caller gave
@@ -158,6 +162,9 @@ def _check_uuid(value: Any, field: str = "uuid") -> Optional[str]:
         return str(value if isinstance(value, _uuid.UUID) else _uuid.UUID(str(value)))
     except ValueError:
         raise ValidationError(f"{field} must be a valid UUID", field=field) from None
+
+
+check_uuid = _check_uuid  # None, or the canonical text of a valid UUID
 
 
 def _properties(value: Any, field: str) -> dict[str, Any]:
@@ -248,7 +255,7 @@ def build_set(
     )
     return Message(
         event,
-        None if distinct_id is None else check_distinct_id(distinct_id, id_field),  # type: ignore[arg-type]
+        None if distinct_id is None else check_distinct_id(distinct_id, id_field),
         props,
         parse_timestamp(timestamp),
         _check_uuid(uuid),
@@ -380,6 +387,15 @@ def utf8(text: str) -> bytes:
 
 
 _seconds: Dict[int, str] = {}  # "YYYY-MM-DDTHH:MM:SS" of recent whole seconds
+
+
+def wire_distinct_id(message: Message) -> str:
+    """The distinct id an encoder writes: the pipeline gave every message one (a None
+    here is a bug, and fails this message alone as an encoding error)."""
+    did = message.distinct_id
+    if did is None:
+        raise ValueError("the event has no distinct id")
+    return did
 
 
 def stamp(message: Message) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import urllib.parse
 from typing import Any, Dict, Mapping, Optional
 
@@ -37,6 +38,7 @@ from ._config import (
     CaptureMode,
     ClientOptions,
     DeliveryConfig,
+    ExceptionsConfig,
     FlagsConfig,
     FlushPolicy,
 )
@@ -83,6 +85,7 @@ def parse_options(options: Optional[Mapping[str, Any]] = None, **kwargs: Any) ->
         "delivery": {},
         "capture": {},
         "flags": {},
+        "exceptions": {},
     }
     spelled: dict[str, str] = {}
     for source in (options or {}, kwargs):
@@ -98,7 +101,11 @@ def parse_options(options: Optional[Mapping[str, Any]] = None, **kwargs: Any) ->
             if name not in SPEC:
                 raise ConfigurationError(f"unknown option {raw_name!r}", option=raw_name)
             section, field, kind, low = SPEC[name]
-            merged[section][field] = _check(raw_name, kind, low, value)
+            checked = _check(raw_name, kind, low, value)
+            if checked is None and kind in ("path", "patterns"):
+                merged[section].pop(field, None)  # None: the documented default
+            else:
+                merged[section][field] = checked
             spelled[field] = raw_name
     batch = merged["batch"]
     if "flush_interval" in batch:  # posthog-python's: a partial batch leaves this late
@@ -135,6 +142,7 @@ def _build(root: Dict[str, Any], merged: Dict[str, Dict[str, Any]]) -> ClientOpt
         delivery=delivery,
         capture=CaptureConfig(**merged["capture"]),
         flags=FlagsConfig(**root, **flags),
+        exceptions=ExceptionsConfig(**merged["exceptions"]),
     )
 
 
@@ -254,6 +262,25 @@ def _check(name: str, kind: str, low: float, value: Any) -> Any:
         if value is not None and not all(callable(getattr(value, m, None)) for m in wanted):
             raise bad("a flag definitions cache provider (or None)")
         return value
+    if kind == "path":
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise bad("a path or None")
+        return None if value is None else os.path.abspath(os.fspath(value))
+    if kind in ("names", "patterns"):
+        if value is None:
+            return None if kind == "patterns" else ()
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise bad("a list of strings")
+        if kind == "patterns":
+            for item in items:
+                try:
+                    re.compile(item)
+                except re.error as exc:
+                    raise ConfigurationError(
+                        f"option {name!r} has an invalid pattern {item!r}: {exc}", option=name
+                    ) from None
+        return tuple(items)
     if kind == "clock":
         if not callable(value):
             raise bad("a callable returning seconds")

@@ -16,7 +16,8 @@ __all__ = ["ALIASES", "REFUSED", "SPEC", "posthog_ingestion_host"]
 
 # name -> (sub-config, field, kind, lower bound). Kinds: str, name, optstr, int, num,
 # ms (milliseconds, stored as seconds), bool, triggers, policy, clock, provider,
-# mapping, callable, mode (capture_mode), compression (capture_compression).
+# mapping, callable, mode (capture_mode), compression (capture_compression), path
+# (None: the default), names (module names), patterns (regular expressions).
 # The sub-config "root" holds ``secret`` and ``host``, which several parts share.
 SPEC: dict[str, tuple[str, str, str, float]] = {
     "secret": ("root", "secret", "str", 0),
@@ -63,6 +64,24 @@ SPEC: dict[str, tuple[str, str, str, float]] = {
     "debug": ("capture", "debug", "bool", 0),
     "thread": ("capture", "threads", "int", 1),
     "is_server": ("delivery", "is_server", "bool", 0),
+    # error tracking
+    "enable_exception_autocapture": ("exceptions", "enable_exception_autocapture", "bool", 0),
+    "project_root": ("exceptions", "project_root", "path", 0),
+    "in_app_modules": ("exceptions", "in_app_modules", "names", 0),
+    "log_captured_exceptions": ("exceptions", "log_captured_exceptions", "bool", 0),
+    "capture_exception_code_variables": (
+        "exceptions",
+        "capture_exception_code_variables",
+        "bool",
+        0,
+    ),
+    "code_variables_mask_patterns": ("exceptions", "code_variables_mask_patterns", "patterns", 0),
+    "code_variables_ignore_patterns": (
+        "exceptions",
+        "code_variables_ignore_patterns",
+        "patterns",
+        0,
+    ),
 }
 ALIASES_BASE = {"api_key": "secret", "project_api_key": "secret", "write_key": "secret"}
 

@@ -3,8 +3,10 @@
 Owns the list, and so the order, that DESIGN.md documents: what a submitted message
 passes through on the caller's thread between being built and being queued:
 
-1. context: tags, the context's distinct id and session (``_contexts``)  [to come]
-2. personless: no distinct id anywhere: a random one, no person profile (``_enrich``)
+1. context: tags, the context's distinct id and session (``_context_calls``;
+   dormant until the process first enters a context)
+2. personless: no distinct id anywhere: a random one, no person profile (``_enrich``;
+   hinted calls only: a message built without a distinct id carries a ``Hint``)
 3. super properties, over the call's own (``_enrich``; only while there are some)
 4. feature flags: ``$feature/*`` for calls with ``send_feature_flags`` (``_flag_calls``)
 5. ``before_send``, last, failing closed (``_enrich``; only when the option is set)
@@ -19,6 +21,7 @@ feature builds its own ``Stage``; this module only puts them in order, leaving o
 from __future__ import annotations
 
 from ._config import ClientOptions
+from ._context_calls import context_stage
 from ._enrich import SuperProperties, before_send_stage, personless_stage, super_properties_stage
 from ._flag_calls import feature_flags_stage
 from ._flag_service import FlagService
@@ -33,6 +36,7 @@ def build_pipeline(options: ClientOptions, flags: FlagService, supers: SuperProp
     if capture.disabled:
         return Pipeline(())
     stages: list[Stage] = [
+        context_stage(),
         personless_stage(),
         super_properties_stage(supers),
         feature_flags_stage(flags),

@@ -25,6 +25,7 @@ from .._events import (
     sdk_properties,
     stamp,
     utf8,
+    wire_distinct_id,
 )
 from ..errors import HTTPStatusError, TransportError
 from ._http import USER_AGENT, Reply, is_retryable_status
@@ -68,7 +69,9 @@ class V0Protocol:
                 '{"event":',
                 json_string(message.event),
                 ',"distinct_id":',
-                json_string(message.distinct_id),
+                # None cannot get here past the personless stage; if it did, the
+                # TypeError fails this message alone, as an encoding error.
+                json_string(wire_distinct_id(message)),
                 ',"properties":',
                 json_text(props),
                 ',"timestamp":"',

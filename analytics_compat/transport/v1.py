@@ -47,6 +47,7 @@ from .._events import (
     sdk_properties,
     stamp,
     utf8,
+    wire_distinct_id,
 )
 from .._version import __version__
 from ..errors import DeliveryError, EventDroppedError, TransportError
@@ -164,7 +165,7 @@ class V1Protocol:
                 ',"uuid":"',
                 message._uuid or message.uuid,
                 '","distinct_id":',
-                json_string(message.distinct_id),
+                json_string(wire_distinct_id(message)),
                 ',"timestamp":"',
                 timestamp,
                 '","options":',
