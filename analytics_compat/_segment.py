@@ -44,6 +44,7 @@ and return plain values (``segment_message`` builds the ``Message`` with ``_lega
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -81,15 +82,36 @@ _CALL = {
 }
 _TIME_FIELDS = ("timestamp", "originalTimestamp", "receivedAt", "sentAt")
 _FRACTION = re.compile(r"(?<=T\d\d:\d\d:\d\d\.)(\d+)")
+_CANONICAL = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+_NAMESPACE_BYTES = SEGMENT_NAMESPACE.bytes
+# "2021-03-24T18:12:01.123Z": three digits already, nothing to rewrite
+_SEGMENT_STYLE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z").fullmatch
+
+
+def _name_based(text: str) -> str:
+    """``str(uuid.uuid5(SEGMENT_NAMESPACE, text))``, without the UUID objects (hot path)."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + text.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def message_uuid(message_id: Any) -> str:
     """The event uuid for a Segment ``messageId`` (see the module)."""
     text = str(message_id)
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        return str(uuid.uuid5(SEGMENT_NAMESPACE, text))
+    if _CANONICAL.fullmatch(text):
+        return text.lower()
+    # what uuid.UUID(text) reads as 32 hex digits (braces, "urn:uuid:", dashes anywhere)
+    digits = text.replace("urn:", "").replace("uuid:", "").strip("{}").replace("-", "")
+    if len(digits) == 32:
+        try:
+            return str(uuid.UUID(digits))
+        except ValueError:
+            pass
+    return _name_based(text)
 
 
 def content_uuid(message: Mapping[str, Any]) -> str:
@@ -100,7 +122,7 @@ def content_uuid(message: Mapping[str, Any]) -> str:
         )
     except (TypeError, ValueError):  # keys of mixed types cannot be sorted
         text = repr(message)
-    return str(uuid.uuid5(SEGMENT_NAMESPACE, "content:" + text))
+    return _name_based("content:" + text)
 
 
 def segment_uuid(message: Mapping[str, Any]) -> str:
@@ -116,7 +138,8 @@ def segment_timestamp(message: Mapping[str, Any]) -> Any:
     for name in _TIME_FIELDS:
         value = message.get(name)
         if value is not None and value != "":
-            if isinstance(value, str):
+            # the common case, Segment's own "2021-03-24T18:12:01.123Z", needs no search
+            if isinstance(value, str) and not _SEGMENT_STYLE(value):
                 match = _FRACTION.search(value)
                 if match is not None and len(match.group(1)) not in (3, 6):
                     digits = (match.group(1) + "000000")[:6]

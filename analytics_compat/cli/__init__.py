@@ -8,12 +8,14 @@ module of this package with the same two functions::
 
 - ``serve`` (``serve.py``): the local PostHog-compatible devserver in the foreground;
 - ``events`` (``events.py``): print events from a running devserver or its database;
+- ``import`` (``importer.py``, ``import`` being a keyword; its parts are the
+  ``_import_*`` modules): send a Segment export to a PostHog host as historical events;
 - ``demo`` (``demo.py``): hand the remaining arguments to ``analytics_compat.demo``.
 
-A new command is one more module listed in ``_COMMAND_MODULES`` (an ``import`` command
-would be ``importer.py``: ``import`` is a keyword). No command prints a personal API
-key, and terminal output of stored data goes through ``_terminal``. This package knows
-nothing about how the server works inside: it uses ``DevServer`` and ``/api/events``.
+A new command is one more module listed in ``_COMMAND_MODULES``. No command prints a
+project key or a personal API key, and terminal output of stored data goes through
+``_terminal``. This package knows nothing about how the server works inside: it uses
+``DevServer`` and ``/api/events``, and sends through the public ``Client``.
 """
 
 from __future__ import annotations
@@ -22,19 +24,20 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from . import demo, events, serve
+from . import demo, events, importer, serve
 
 __all__ = ["main"]
 
 # In the order ``--help`` lists them.
-_COMMAND_MODULES = (serve, events, demo)
+_COMMAND_MODULES = (serve, events, importer, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole argument tree: one sub-parser per command module."""
     parser = argparse.ArgumentParser(
         prog="analytics-compat",
-        description="Tools around analytics-compat: a local PostHog-compatible devserver.",
+        description="Tools around analytics-compat: a local PostHog-compatible devserver, "
+        "and an importer of Segment exports.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
