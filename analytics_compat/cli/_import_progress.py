@@ -5,8 +5,8 @@ Owns three small things, each with an injectable clock so tests need not sleep:
 - ``RateLimiter``: ``--rate`` as a token bucket (a burst of at most a twentieth of a
   second's worth, so the server sees a steady flow, not a sawtooth);
 - ``RecentIds``: the uuids sent lately, in two generations of at most ``size`` each,
-  so a duplicate within the last ``size`` to ``2 * size`` messages is skipped and
-  memory stays bounded (an older duplicate is sent again and stored once by the
+  so a duplicate of one of the last ``size`` messages (often more, never ``2 * size``)
+  is skipped and memory stays bounded (an older duplicate is sent again and stored once by the
   server, which deduplicates by uuid);
 - ``Progress``: on a terminal one line rewritten in place a few times a second; not
   on a terminal, one plain line every ``interval`` seconds. Lines done / total
@@ -59,7 +59,7 @@ class RateLimiter:
 
 
 class RecentIds:
-    """Membership among the last ``size`` to ``2 * size`` ids added (0: remembers none)."""
+    """Membership among at least the last ``size`` ids added (0: remembers none)."""
 
     def __init__(self, size: int) -> None:
         self._size = size
@@ -88,6 +88,7 @@ class Snapshot:
     sent: int
     failed: int
     rejected: int
+    in_flight: int = 0  # sent and not yet acknowledged
 
     def estimated_total(self) -> Optional[float]:
         if self.total is not None:
@@ -167,6 +168,7 @@ class Progress:
         rate = (snapshot.sent - sent_then) / elapsed if elapsed > 0 else 0.0
         parts.append(f"{rate:,.0f} events/s")
         parts.append(f"sent {snapshot.sent:,}")
+        parts.append(f"in flight {snapshot.in_flight:,}")
         parts.append(f"failed {snapshot.failed:,}")
         parts.append(f"rejected {snapshot.rejected:,}")
         line_rate = (snapshot.done - done_then) / elapsed if elapsed > 0 else 0.0

@@ -38,6 +38,7 @@ __all__ = ["Importer", "Settings", "Tally"]
 
 _MAX_REASONS = 12
 _TICK_LINES = 256
+_KINDS = {"message": "not an object", "type": "no or unknown type", "": "invalid"}
 _NO_TIME = (
     "the message has no timestamp (timestamp, originalTimestamp, receivedAt or sentAt): "
     "a historical event needs its time"
@@ -51,6 +52,9 @@ class Settings:
     dedup_window: int = 100_000
     rate: Optional[float] = None
     checkpoint_every: float = 1.0
+    # this many events in a row not acknowledged (each after its retries): the server is
+    # down or refuses them all, so stop and let --resume carry on later (0: never)
+    stop_after_failures: int = 1500
     drain_timeout: float = 30.0  # after an interruption: how long in-flight events may take
     shutdown_timeout: float = 10.0
 
@@ -65,6 +69,7 @@ class Tally:
     resumed: int = 0  # lines the checkpoint counted as done
     duplicates: int = 0
     rejected: int = 0
+    rejected_earlier: int = 0  # listed in the reject file by the run this one resumes
     sent: int = 0  # acknowledged (a dry run: would be sent)
     failed: int = 0
     by_type: collections.Counter[str] = attrs.field(factory=collections.Counter)
@@ -132,6 +137,8 @@ class Importer:
         self._bytes_done = 0
         self._reader: Optional[LineReader] = None
         self._next_save = clock() + settings.checkpoint_every
+        self._failed_in_a_row = 0
+        self.tally.rejected_earlier = rejects.kept
 
     # -- the run ----------------------------------------------------------------------
     def run(self) -> Tally:
@@ -144,7 +151,9 @@ class Importer:
             self._client.flush(_ignore)  # what waits for a full batch leaves now
             self._drain()
         finally:
-            self._client.shutdown(self._settings.shutdown_timeout)
+            # stopped early: what is still queued would be refused too, so do not wait
+            aborted = self.tally.aborted is not None
+            self._client.shutdown(0.0 if aborted else self._settings.shutdown_timeout)
             self._settle_leftovers()
             self.tally.interrupted = self._stop.is_set()
             self.tally.seconds = self._clock() - start
@@ -218,7 +227,9 @@ class Importer:
                 self._limiter.acquire()
             promise = self._calls[call](fields)
         except ValidationError as error:
-            self._reject(file, number, f"invalid {error.field or 'message'}", str(error), raw)
+            self._reject(
+                file, number, _KINDS.get(error.field or "", f"bad {error.field}"), str(error), raw
+            )
             return
         self._recent.add(uuid)
         self._pending.append((promise, index, number))
@@ -241,18 +252,27 @@ class Importer:
         error = promise.error
         if error is None:
             self.tally.sent += 1
+            self._failed_in_a_row = 0
             return
         self.tally.failed += 1
         reason = str(error)
         _bump(self.tally.failures, reason[:200])
         if self._frozen[index] is None:
             self._frozen[index] = line - 1
-        if _is_refused_key(error) and self.tally.aborted is None:
+        self._failed_in_a_row += 1
+        if self.tally.aborted is not None:
+            return
+        if _is_refused_key(error):
             self.tally.aborted = f"the server refused the project key ({reason})"
+        elif self._failed_in_a_row == self._settings.stop_after_failures:
+            self.tally.aborted = (
+                f"{self._failed_in_a_row:,} events in a row were not acknowledged "
+                "(is the server down?)"
+            )
 
     def _drain(self) -> None:
         pending, deadline = self._pending, None
-        while pending:
+        while pending and self.tally.aborted is None:
             if self._stop.is_set() and deadline is None:
                 deadline = self._clock() + self._settings.drain_timeout
             if deadline is not None and self._clock() > deadline:
@@ -286,6 +306,7 @@ class Importer:
             sent=tally.sent,
             failed=tally.failed,
             rejected=tally.rejected,
+            in_flight=len(self._pending),
         )
 
     def _tick(self) -> None:

@@ -108,6 +108,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     cmd.add_argument("--max-retries", type=_at_least(int, 0), default=10, metavar="N")
     cmd.add_argument("--timeout", type=_at_least(float, 0.001), default=30.0, metavar="SECONDS")
     cmd.add_argument(
+        "--stop-after-failures",
+        type=_at_least(int, 0),
+        metavar="N",
+        help="stop once N events in a row were not acknowledged, each after its retries "
+        "(default: 3 batches; 0: never)",
+    )
+    cmd.add_argument(
         "--group-type", default="company", metavar="NAME", help="$group_type of group calls"
     )
     cmd.add_argument("--geoip", action="store_true", help="let PostHog locate events by $ip")
@@ -159,7 +166,7 @@ def _shown_host(url: str) -> str:
 def _beside(first: str, suffix: str) -> Path:
     path = Path(first).resolve()
     if path.is_dir():
-        return path / f".analytics-compat-import{suffix}"
+        return path / f".analytics-compat{suffix}"
     return path.with_name(path.name + suffix)
 
 
@@ -290,6 +297,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         in_flight=args.in_flight,
         dedup_window=args.dedup_window,
         rate=args.rate,
+        stop_after_failures=(
+            3 * args.batch_size if args.stop_after_failures is None else args.stop_after_failures
+        ),
     )
     stop = threading.Event()
     with _library_logging(args.verbose, err), _signals(stop, err):
@@ -317,7 +327,7 @@ def exit_status(tally: Tally) -> int:
         return EXIT_USAGE
     if tally.failed or tally.aborted:
         return EXIT_FAILED
-    if tally.rejected:
+    if tally.rejected or tally.rejected_earlier:
         return EXIT_REJECTED
     return EXIT_OK
 
@@ -349,15 +359,16 @@ def summary(tally: Tally, *, dry_run: bool, host: str, rejects: RejectLog, state
     lines.append(f"  rejected    {t.rejected:,} lines{reject_where}")
     if t.reject_kinds:
         lines.append(f"              {_count(t.reject_kinds)}")
-    if rejects.kept:
-        lines.append(f"              (and {rejects.kept:,} kept there from the earlier run)")
+    if t.rejected_earlier:
+        lines.append(f"              and {t.rejected_earlier:,} by the earlier run, kept there")
     lines.append(f"  failed      {t.failed:,} events" + (": not acknowledged" if t.failed else ""))
     for reason, count in t.failures.most_common():
         lines.append(f"    {count:>10,}  {reason}")
     for error in t.input_errors:
         lines.append(f"  input error {error}")
     if t.aborted:
-        lines.append(f"  stopped early: {t.aborted}; check --key / ${KEY_ENV}")
+        hint = f"; check --key / ${KEY_ENV}" if "project key" in t.aborted else ""
+        lines.append(f"  stopped early: {t.aborted}{hint}")
     status = exit_status(t)
     advice = {
         EXIT_OK: "everything was sent",
