@@ -223,7 +223,7 @@ def test_running_again_without_resume_stores_nothing_twice(
 def test_a_server_that_stops_answering_fails_the_rest_and_resume_sends_it(
     server: DevServer, tmp_path: Path
 ) -> None:
-    expected = _small_export(tmp_path, 12_000, bad_every=211)
+    expected = _small_export(tmp_path, 8000, bad_every=211)
     healthy = threading.Event()
     answered = [0]
 
@@ -251,11 +251,11 @@ def test_a_server_that_stops_answering_fails_the_rest_and_resume_sends_it(
 
 
 def test_a_refused_key_stops_the_import_at_once(server: DevServer, tmp_path: Path) -> None:
-    expected = _small_export(tmp_path, 20_000)
+    expected = _small_export(tmp_path, 12_000)
     done = _run(str(expected.files[0]), "--host", server.url, "--key", "phc_wrong_key_99")
     assert done.returncode == EXIT_FAILED, done.stdout + done.stderr
     assert "refused the project key" in done.stdout and "HTTP 401" in done.stdout
-    assert len(server.capture_requests()) < 10  # of 40 batches: stopped, did not plough on
+    assert len(server.capture_requests()) < 10  # of 24 batches: stopped, did not plough on
     assert "phc_wrong_key_99" not in done.stdout + done.stderr
     assert server.store.count() == 0
 
@@ -278,7 +278,7 @@ def test_retry_after_is_waited_out_and_nothing_is_lost(tmp_path: Path) -> None:
 
 
 def test_the_reader_waits_for_the_server_at_the_in_flight_cap(tmp_path: Path) -> None:
-    expected = _small_export(tmp_path, 20_000)
+    expected = _small_export(tmp_path, 8000)
     sink = Sink()
     sink.stall.clear()  # every request waits until released
     err = tmp_path / "err.txt"

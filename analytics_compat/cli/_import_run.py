@@ -76,6 +76,7 @@ class Tally:
     reject_kinds: collections.Counter[str] = attrs.field(factory=collections.Counter)
     failures: collections.Counter[str] = attrs.field(factory=collections.Counter)
     input_errors: List[str] = attrs.field(factory=list)
+    warnings: List[str] = attrs.field(factory=list)
     aborted: Optional[str] = None  # why the run stopped early (a refused key)
     interrupted: bool = False
     seconds: float = 0.0
@@ -181,12 +182,12 @@ class Importer:
                 if not number % _TICK_LINES:
                     self._settle_heads()
                     self._tick()
-                    if self._halted():
-                        return
                 while len(pending) >= cap and not self._halted():
                     pending[0][0].wait(0.1)
                     self._settle_heads()
                     self._tick()
+                if self._stop.is_set() or tally.aborted is not None:
+                    return
             self._finished[index] = True
         except InputError as error:
             tally.input_errors.append(str(error))
@@ -219,7 +220,8 @@ class Importer:
             if fields["timestamp"] is None:
                 self._reject(file, number, "no timestamp", _NO_TIME, raw)
                 return
-            uuid = fields["uuid"]
+            # the uuid as a number: the window holds many, and an int is half a str's size
+            uuid = int(fields["uuid"].replace("-", ""), 16)
             if uuid in self._recent:
                 self.tally.duplicates += 1
                 return
@@ -329,9 +331,14 @@ class Importer:
                 done = min(done, frozen)
             mark.lines_done = done
             mark.complete = self._finished[index] and done == self._read_upto[index]
-        self._rejects.sync()  # the rejects of lines counted as done are on disk first
-        self._save(self._marks)
         self._next_save = self._clock() + self._settings.checkpoint_every
+        try:
+            self._rejects.sync()  # the rejects of lines counted as done are on disk first
+            self._save(self._marks)
+        except OSError as error:  # a full disk, say: the import itself can go on
+            warning = f"cannot write the checkpoint: {error.strerror or error}"
+            if warning not in self.tally.warnings:
+                self.tally.warnings.append(warning)
 
 
 def _ignore(_error: Any) -> None:

@@ -208,10 +208,9 @@ def _client(args: argparse.Namespace, key: str, host: str) -> Client:
 
 
 def _plan(
-    args: argparse.Namespace, files: List[InputFile], state: Path, host: str
+    args: argparse.Namespace, files: List[InputFile], state: Path, rejects_path: Path, host: str
 ) -> Tuple[List[FileMark], List[Dict[str, Any]], RejectLog, List[str]]:
     """Where each file starts, the checkpoint entries to carry, the reject file, warnings."""
-    rejects_path = Path(args.rejects) if args.rejects else _beside(args.files[0], ".rejects.jsonl")
     if not args.resume:
         return [FileMark(file=f, lines_done=0) for f in files], [], RejectLog(rejects_path), []
     try:
@@ -278,7 +277,15 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.rejects:
             own.append(Path(args.rejects))
         files = find_inputs(args.files, exclude=own)
-        marks, carried, rejects, warnings = _plan(args, files, state, _shown_host(host))
+        rejects_path = (
+            Path(args.rejects) if args.rejects else _beside(args.files[0], ".rejects.jsonl")
+        )
+        for path in [rejects_path] if args.dry_run else [rejects_path, state]:
+            if not os.access(path.parent, os.W_OK):
+                raise _UsageError(f"cannot write {path}: no such directory, or not writable")
+        marks, carried, rejects, warnings = _plan(
+            args, files, state, rejects_path, _shown_host(host)
+        )
         client = _client(args, key, host)
     except (_UsageError, InputError) as error:
         err.write(f"analytics-compat import: {error}\n")
@@ -366,6 +373,8 @@ def summary(tally: Tally, *, dry_run: bool, host: str, rejects: RejectLog, state
         lines.append(f"    {count:>10,}  {reason}")
     for error in t.input_errors:
         lines.append(f"  input error {error}")
+    for warning in t.warnings:
+        lines.append(f"  warning     {warning}")
     if t.aborted:
         hint = f"; check --key / ${KEY_ENV}" if "project key" in t.aborted else ""
         lines.append(f"  stopped early: {t.aborted}{hint}")
