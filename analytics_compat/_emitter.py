@@ -21,7 +21,7 @@ from pyee import EventEmitter
 
 from ._lifecycle import after_fork_in_child
 from ._listeners import call_safely
-from .errors import QueueFullError
+from .errors import EventDroppedError, QueueFullError
 
 __all__ = ["ClientEmitter", "debug_logging", "log_error"]
 
@@ -101,6 +101,9 @@ def log_error(error: Any) -> None:
     """The default ``error`` listener every client has, so no error goes unnoticed."""
     if isinstance(error, QueueFullError):
         _drop_log.note()
+    elif isinstance(error, EventDroppedError) and error.reason != "server":
+        # Dropped on purpose by the client's own pipeline (before_send, ...): no alarm.
+        logger.debug("analytics-compat: %s", error)
     else:
         logger.warning("analytics-compat: delivery error: %s", error)
 

@@ -40,6 +40,7 @@ __all__ = [
     "check_uuid",
     "json_string",
     "json_text",
+    "new_uuid",
     "parse_timestamp",
     "person_properties",
     "sdk_properties",
@@ -309,6 +310,11 @@ def build_group_identify(
 # RFC 4122: version 4 in bits 76-79, variant 10 in bits 62-63.
 _UUID_KEEP = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_uuid() -> str:
+    """A random (version 4) uuid, as a string."""
+    return _fast_uuid4()
 
 
 def _fast_uuid4() -> str:

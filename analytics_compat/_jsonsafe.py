@@ -134,8 +134,9 @@ def _convert(value: Any, field: str, depth: int) -> Any:
     if isinstance(value, (_dt.date, _dt.time)):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
-        if value.is_finite():
-            return float(value)
+        number = float(value) if value.is_finite() else math.inf
+        if math.isfinite(number):  # 1e400 is finite as a Decimal, not as a double
+            return number
         raise ValidationError(f"{field} is {value}, which JSON cannot carry", field=field)
     if isinstance(value, uuid.UUID):
         return str(value)

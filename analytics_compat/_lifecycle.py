@@ -17,9 +17,11 @@ import atexit
 import enum
 import logging
 import os
+import threading
+import weakref
 from typing import Callable, List, Tuple
 
-__all__ = ["ForkPhase", "after_fork_in_child", "at_exit"]
+__all__ = ["ForkPhase", "ForkSafeLock", "after_fork_in_child", "at_exit"]
 
 logger = logging.getLogger("analytics_compat")
 
@@ -36,6 +38,7 @@ class ForkPhase(enum.IntEnum):
 
 _fork_hooks: List[Tuple[ForkPhase, int, Hook]] = []
 _exit_hooks: List[Hook] = []
+_early_hooks: List[Hook] = []
 
 
 def after_fork_in_child(hook: Hook, phase: ForkPhase = ForkPhase.LOCKS) -> Hook:
@@ -45,9 +48,47 @@ def after_fork_in_child(hook: Hook, phase: ForkPhase = ForkPhase.LOCKS) -> Hook:
     return hook
 
 
-def at_exit(hook: Hook) -> Hook:
-    """Run ``hook()`` once at interpreter exit; returns the hook."""
-    _exit_hooks.append(hook)
+class ForkSafeLock:
+    """A lock that a forked child gets back unlocked: the thread that may have held it
+    at ``fork()`` does not exist there. For locks off the hot path (a Python-level
+    ``with`` costs more than a bare ``threading.Lock``)."""
+
+    __slots__ = ("__weakref__", "_lock")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        _FORK_SAFE.add(self)
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+_FORK_SAFE: weakref.WeakSet[ForkSafeLock] = weakref.WeakSet()
+
+
+def _renew_fork_safe_locks() -> None:
+    for lock in list(_FORK_SAFE):
+        lock._lock = threading.Lock()
+
+
+def at_exit(hook: Hook, *, before_threads_join: bool = False) -> Hook:
+    """Run ``hook()`` once at interpreter exit; returns the hook.
+
+    ``before_threads_join``: run it when the interpreter starts to exit, before it waits
+    for non-daemon threads (``atexit`` hooks run only after they have all ended), so
+    work those threads are blocked on can be cut short. Where the interpreter offers no
+    such moment, it runs with the other exit hooks.
+    """
+    (_early_hooks if before_threads_join else _exit_hooks).append(hook)
     return hook
 
 
@@ -64,9 +105,21 @@ def _in_child() -> None:
 
 
 def _at_exit() -> None:
+    _run(list(_early_hooks), "at exit")  # if the early moment never came, they run here
+    _early_hooks.clear()
     _run(list(_exit_hooks), "at exit")
 
 
+def _before_threads_join() -> None:
+    hooks = list(_early_hooks)
+    _early_hooks.clear()
+    _run(hooks, "at exit")
+
+
+after_fork_in_child(_renew_fork_safe_locks, ForkPhase.LOCKS)
 atexit.register(_at_exit)
+_register_early = getattr(threading, "_register_atexit", None)  # CPython 3.9+
+if _register_early is not None:
+    _register_early(_before_threads_join)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_in_child)

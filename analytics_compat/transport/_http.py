@@ -30,7 +30,7 @@ from typing import Mapping, Optional, Sequence, Union
 from .._version import __version__
 from ..errors import TransportError
 from ._outcome import Deadline
-from ._socket import AttemptClock, dropped, proxy_for, timed_socket, tls_context
+from ._socket import AttemptClock, dropped, open_connection, proxy_for
 
 __all__ = [
     "USER_AGENT",
@@ -115,8 +115,9 @@ class HttpClient:
             self._conn = None
 
     def after_fork(self) -> None:
-        """A forked child opens its own connection (the parent's belongs to the parent)."""
-        self._conn = None
+        """A forked child opens its own connection (the parent's belongs to the parent:
+        closing the child's copy of its socket does not end it for the parent)."""
+        self.close()
 
     # -- one attempt -------------------------------------------------------------------
     def compress(self, raw: bytes) -> bytes:
@@ -167,24 +168,11 @@ class HttpClient:
         return conn
 
     def _open(self) -> http.client.HTTPConnection:
-        budget = self._clock.left()
-        conn: http.client.HTTPConnection
         if self._proxy is None:
-            host, port = self._host, self._port
-        else:
-            host, port = self._proxy[0], self._proxy[1]
-        if self._scheme == "https":
-            conn = http.client.HTTPSConnection(host, port, timeout=budget, context=tls_context())
-            if self._proxy is not None:
-                conn.set_tunnel(self._host, self._port, headers=self._proxy[2])
-        else:
-            conn = http.client.HTTPConnection(host, port, timeout=budget)
-        conn.connect()
-        assert conn.sock is not None
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.sock = timed_socket(conn.sock, self._clock)
-        conn.auto_open = 0  # reconnect only through _connection, so sockets stay timed
-        return conn
+            return open_connection(self._scheme, self._host, self._port, self._clock, None)
+        host, port, headers = self._proxy
+        tunnel = (self._host, self._port, headers) if self._scheme == "https" else None
+        return open_connection(self._scheme, host, port, self._clock, tunnel)
 
     def _reply(self, response: http.client.HTTPResponse, read_body: bool) -> Reply:
         status = response.status
