@@ -11,7 +11,8 @@ delegates to them:
 - its flags service (``_flags``; the flag calls are the ``FlagCalls`` facet) and its
   super properties (``_supers``);
 - its error tracker (``_errors``; its calls, and the contexts', are the
-  ``ErrorCalls`` facet): ``$exception`` events and uncaught-exception capture.
+  ``ErrorCalls`` facet): ``$exception`` events and uncaught-exception capture;
+- ``api`` (``_rest``): PostHog's app REST API, synchronous, with the personal API key.
 
 Each message call parses its arguments, builds one ``Message`` (analytics-node's
 shapes are ``_legacy``, PostHog's ``_posthog``) and submits it; the ``Message`` is
@@ -49,6 +50,7 @@ from ._posthog import (
 )
 from ._promise import MessagePromise
 from ._redact import register_secret
+from ._rest import RestApi
 from ._stages import build_pipeline
 from .errors import ClientClosedError, ConfigurationError, DeliveryError
 
@@ -72,6 +74,7 @@ class Client(EventCalls, FlagCalls, ErrorCalls):
         self._flags = FlagService(report_error=lambda error: self._emitter.emit("error", error))
         self._supers = SuperProperties(None)
         self._errors = ErrorTracker(lambda message, hint: self._engine.submit(message, hint))
+        self.api = RestApi(lambda: self._engine.options)  # client.api.get(...) and co.
         if isinstance(options, str):  # posthog-python: Posthog("phc_...", host=...)
             kwargs["secret"], options = options, None
         if host is not None:

@@ -145,6 +145,7 @@ class CaptureConfig:
     on_error: Optional[Callable[..., Any]] = attrs.field(default=None, repr=False)
     debug: bool = False
     threads: int = 1
+    app_host: Optional[str] = None  # client.api's host; None: derived from ``host``
 
 
 @attrs.frozen(kw_only=True)

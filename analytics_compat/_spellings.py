@@ -63,6 +63,7 @@ SPEC: dict[str, tuple[str, str, str, float]] = {
     "on_error": ("capture", "on_error", "callable", 0),
     "debug": ("capture", "debug", "bool", 0),
     "thread": ("capture", "threads", "int", 1),
+    "app_host": ("capture", "app_host", "optstr", 0),  # client.api (PostHog's app API)
     "is_server": ("delivery", "is_server", "bool", 0),
     # error tracking
     "enable_exception_autocapture": ("exceptions", "enable_exception_autocapture", "bool", 0),
@@ -107,7 +108,6 @@ REFUSED = {
         "use flag_definitions_cache_file (one file shared by the processes of a host) "
         "or flag_definitions_cache (any cache provider)"
     ),
-    "app_host": _EMAIL,
     "email_request_timeout_seconds": _EMAIL,
     "email_request_max_retries": _EMAIL,
     "migrated_from": _EMAIL,
