@@ -38,18 +38,17 @@ import logging
 import uuid as _uuid
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .._events import (
+from .._events import Message, wire_distinct_id
+from .._version import __version__
+from .._wire import (
     LIB_NAME,
-    Message,
     add_sdk_properties,
+    iso_timestamp,
     json_string,
     json_text,
     sdk_properties,
-    stamp,
     utf8,
-    wire_distinct_id,
 )
-from .._version import __version__
 from ..errors import DeliveryError, EventDroppedError, TransportError
 from ._http import USER_AGENT, Reply, redact
 from ._outcome import DELIVERED, Outcome, Verdict
@@ -152,7 +151,7 @@ class V1Protocol:
         """The event's JSON, built once (it assigns the uuid). Raises on bad data."""
         if message.encoded is not None:
             return message.encoded
-        timestamp = stamp(message)
+        timestamp = iso_timestamp(message.timestamp)
         props = message.properties
         add_sdk_properties(props, self._sdk)
         options, tail = "{}", ""
