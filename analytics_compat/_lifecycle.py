@@ -5,7 +5,8 @@ Modules hand their hooks to ``after_fork_in_child`` with a ``ForkPhase``; the ch
 runs them phase by phase, so a lock some other thread held at ``fork()`` is renewed
 (``LOCKS``) before per-process state is reset (``STATE``) and before threads are
 restarted (``THREADS``), whatever order the modules were imported in. ``at_exit``
-hooks run once, in registration order. A hook's exception is logged, never
+hooks run once, in registration order, those marked ``last`` (reports of what the
+others did) after the rest. A hook's exception is logged, never
 propagated: the child and the exiting interpreter must carry on.
 
 Knows nothing about what the hooks do.
@@ -36,6 +37,7 @@ class ForkPhase(enum.IntEnum):
 
 _fork_hooks: List[Tuple[ForkPhase, int, Hook]] = []
 _exit_hooks: List[Hook] = []
+_last_exit_hooks: List[Hook] = []
 
 
 def after_fork_in_child(hook: Hook, phase: ForkPhase = ForkPhase.LOCKS) -> Hook:
@@ -45,9 +47,9 @@ def after_fork_in_child(hook: Hook, phase: ForkPhase = ForkPhase.LOCKS) -> Hook:
     return hook
 
 
-def at_exit(hook: Hook) -> Hook:
-    """Run ``hook()`` once at interpreter exit; returns the hook."""
-    _exit_hooks.append(hook)
+def at_exit(hook: Hook, *, last: bool = False) -> Hook:
+    """Run ``hook()`` once at interpreter exit (after every other hook if ``last``)."""
+    (_last_exit_hooks if last else _exit_hooks).append(hook)
     return hook
 
 
@@ -56,7 +58,7 @@ def _run(hooks: List[Hook], when: str) -> None:
         try:
             hook()
         except Exception:
-            logger.exception("analytics-compat: a hook %s failed", when)
+            logger.exception("a hook %s failed", when)
 
 
 def _in_child() -> None:
@@ -64,7 +66,7 @@ def _in_child() -> None:
 
 
 def _at_exit() -> None:
-    _run(list(_exit_hooks), "at exit")
+    _run([*_exit_hooks, *_last_exit_hooks], "at exit")
 
 
 atexit.register(_at_exit)
