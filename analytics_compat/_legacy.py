@@ -253,7 +253,8 @@ def legacy_page(msg: Mapping[str, Any], screen: bool = False) -> Message:
 
 def legacy_alias(msg: Mapping[str, Any]) -> Message:
     previous, previous_field = _person(msg, "from", "previousId")
-    new, new_field = _person(msg, "to", "userId")
+    # The missing one is named as the caller's shape names it: {from, to} or Segment's.
+    new, new_field = _person(msg, *(("to", "userId") if "from" in msg else ("userId", "to")))
     return build_alias(
         previous,
         new,
