@@ -238,3 +238,22 @@ def test_two_strings_in_track_are_user_and_event_and_an_int_user_is_a_string(
     first, second = stored(server, client)
     assert (first["distinct_id"], first["event"]) == ("Order Completed", "u")
     assert (second["distinct_id"], second["event"]) == ("42", "Answered")
+
+
+def test_alias_direction_decides_whether_the_persons_merge(server: DevServer) -> None:
+    """The migration guide's rule: PostHog merges the person of ``alias`` into the person
+    of ``distinct_id`` (the first id of every alias form here), and refuses when the
+    ``alias`` person is already identified. The dev server applies PostHog's rule."""
+    client = Client({"secret": TOKEN, "host": server.url, "flushAt": 1})
+    try:
+        client.identify("user-1", {"plan": "pro"}).wait(5)  # user-1 is identified
+        client.track("anon-1", "browsed").wait(5)
+        client.alias("anon-1", "user-1").wait(5)  # alias = user-1, identified: refused
+        assert server.store.person("user-1")["distinct_ids"] == ["user-1"]
+        client.alias("user-1", "anon-1").wait(5)  # alias = anon-1, anonymous: merged
+        assert set(server.store.person("anon-1")["distinct_ids"]) == {"user-1", "anon-1"}
+        client.track("anon-2", "browsed").wait(5)
+        client.identify("user-1", anonymous_id="anon-2").wait(5)  # $anon_distinct_id
+        assert "anon-2" in server.store.person("user-1")["distinct_ids"]
+    finally:
+        client.shutdown(2)
