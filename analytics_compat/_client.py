@@ -13,10 +13,11 @@ delegates to them:
 - its error tracker (``_errors``; its calls, and the contexts', are the
   ``ErrorCalls`` facet): ``$exception`` events and uncaught-exception capture.
 
-Each message call parses its arguments, builds one ``Message`` (analytics-node's
-shapes are ``_legacy``, PostHog's ``_posthog``) and submits it; the ``Message`` is
-also the ``MessagePromise`` returned. The ``*_immediate`` twins send on the
-caller's thread before returning (posthog-node's ``captureImmediate`` & co.).
+Each message call parses its arguments, builds one ``Message`` (analytics-node's and
+segment-python's shapes are ``_legacy`` and ``_segment``, PostHog's ``_posthog``; page
+and screen are the ``SegmentCalls`` facet) and submits it; the ``Message`` is also the
+``MessagePromise`` returned. The ``*_immediate`` twins send on the caller's thread
+before returning (posthog-node's ``captureImmediate`` & co.).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from ._error_tracking import ErrorTracker
 from ._events import Message, build_set
 from ._flag_service import FlagService
 from ._flushes import FlushResult
-from ._legacy import fields_of, legacy_alias, legacy_group, legacy_track, normalize
+from ._legacy import fields_of, legacy_group, legacy_track, normalize
 from ._options import parse_options
 from ._pipeline import Hint
 from ._posthog import (
@@ -57,8 +58,6 @@ from .errors import ClientClosedError, ConfigurationError, DeliveryError
 __all__ = ["Client"]
 
 _WANT_FLAGS = Hint(feature_flags={})
-# Keywords only segment-python's alias takes: with one of them, it is that call.
-_SEGMENT_ALIAS = frozenset({"user_id", "context", "integrations", "message_id"})
 FlushCallback = Callable[[Optional[DeliveryError]], Any]
 Built = Tuple[Message, Optional[Hint]]
 
@@ -157,10 +156,7 @@ class Client(EventCalls, FlagCalls, ErrorCalls, SegmentCalls):
         previous_id, user_id, context, timestamp, integrations, message_id)`` are the
         same call: the event is sent as the old id, naming the new one in ``alias``.
         """
-        if args or not _SEGMENT_ALIAS.isdisjoint(kwargs):
-            fields = fields_of("alias", message, (to, *args), kwargs)
-            return self._engine.submit(legacy_alias(fields))
-        return self._engine.submit(*alias_message(message, to, kwargs))
+        return self._engine.submit(*alias_message(message, to, kwargs, args))
 
     def alias_immediate(
         self, message: Any = None, to: Any = None, /, **kwargs: Any

@@ -21,12 +21,15 @@ assigned. Knows nothing but the ``Client`` API and the option parser.
 from __future__ import annotations
 
 import logging
+import threading
 import types
+from collections.abc import Mapping
 from typing import Any, Callable, Dict, Optional
 
 from ._client import Client
 from ._context_calls import use_default_client
 from ._flushes import FlushResult
+from ._lifecycle import after_fork_in_child
 from ._options import parse_options
 from ._promise import MessagePromise
 from .errors import DeliveryError, NotInitializedError
@@ -70,6 +73,7 @@ SETTINGS = frozenset(
 _settings: Dict[str, Any] = {}  # assigned and not None, in assignment order
 _applied: Dict[str, Any] = {}  # the settings the running default client was built with
 _warned: set[str] = set()
+_start_lock = threading.Lock()  # two first calls at once start the client once
 
 _NOT_STARTED = (
     "the default client is not initialized: set analytics_compat.write_key = 'phc_...' "
@@ -119,14 +123,19 @@ def started_client(strict: bool = True) -> Client:
     ``write_key`` was set); ``strict``: raise ``NotInitializedError`` if it cannot be."""
     client = _default
     if not client.initialized:
-        if "write_key" in _settings:
-            _start(client, None, {})
-        elif strict:
-            raise NotInitializedError(_NOT_STARTED)
+        with _start_lock:
+            if client.initialized:
+                pass
+            elif "write_key" in _settings:
+                _start(client, None, {})
+            elif strict:
+                raise NotInitializedError(_NOT_STARTED)
     return client
 
 
 def _start(client: Client, options: Any, kwargs: Dict[str, Any]) -> None:
+    if options is not None and not isinstance(options, Mapping):
+        client.init(options, **kwargs)  # raises ConfigurationError, naming the mistake
     merged: Dict[str, Any] = dict(_settings)
     merged.update(options or {})  # init()'s own options win over the settings
     client.init(merged, **kwargs)
@@ -193,4 +202,10 @@ def capture_exception(exception: Any = None, /, **kwargs: Any) -> MessagePromise
     return started_client(strict=False).capture_exception(exception, **kwargs)
 
 
+def _new_lock_in_child() -> None:
+    global _start_lock
+    _start_lock = threading.Lock()  # one some other thread held at fork() stays held
+
+
 use_default_client(default_client)
+after_fork_in_child(_new_lock_in_child)

@@ -6,9 +6,10 @@ analytics-node that take no arguments are called without them; ``err`` (the
 analytics-node 0.x name) is the same event as ``error``; an ``error`` with no
 listener is logged instead of raised. The default ``error`` listener is there only
 so that no error goes unnoticed, as in analytics-node: it logs an error only while
-nobody else listens to ``error`` (no user listener, no ``on_error`` callback), so
-each error is logged once or not at all, and queue-full drops, which can come by the
-thousand, are summarised (at most every 10 s, and what is left at exit).
+nobody else listens to ``error`` (no user listener, and for a failed delivery no
+``on_error`` callback), so each error is logged once or not at all; queue-full drops,
+which can come by the thousand, are summarised (at most every 10 s, and what is left
+at exit).
 
 Knows nothing about queues or HTTP.
 """
@@ -45,7 +46,7 @@ class ClientEmitter(EventEmitter):
     def __init__(self) -> None:
         super().__init__()
         _EMITTERS.add(self)
-        self.handled_elsewhere = False  # True once an ``on_error`` callback hears errors
+        self.handled_elsewhere = False  # True once an ``on_error`` callback hears deliveries
         self.on("error", self._log_if_unheard)
 
     def flags_error(self, error: DeliveryError) -> None:
@@ -55,7 +56,9 @@ class ClientEmitter(EventEmitter):
 
     def _log_if_unheard(self, error: Any) -> None:
         """The default ``error`` listener: log, unless someone else hears the error."""
-        if self.handled_elsewhere or len(self._events.get("error", ())) > 1:
+        if len(self._events.get("error", ())) > 1:
+            return
+        if self.handled_elsewhere and _reaches_on_error(error):
             return
         log_error(error)
 
@@ -149,6 +152,15 @@ class _DropLog:
 _drop_log = _DropLog()
 # Last: the exit drain before it may still report drops.
 at_exit(_drop_log.at_exit, last=True)
+
+
+def _reaches_on_error(error: Any) -> bool:
+    """``on_error`` hears failed deliveries, not flag errors or queue-full drops."""
+    return (
+        isinstance(error, DeliveryError)
+        and error.operation == "delivery"
+        and not isinstance(error, QueueFullError)
+    )
 
 
 def describe(error: Any) -> str:

@@ -209,8 +209,18 @@ def identify_message(message: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]
     return with_geoip(legacy_identify(fields_of("identify", message, args, kwargs)), geoip), None
 
 
-def alias_message(message: Any, to: Any, kwargs: Dict[str, Any]) -> Built:
-    """Every ``alias`` form: ``{from, to}``, ``(old, new)``, keywords, posthog-node's."""
+# Keywords only segment-python's alias takes: with one of them, it is that call.
+_SEGMENT_ALIAS = frozenset({"user_id", "context", "integrations", "message_id"})
+
+
+def alias_message(
+    message: Any, to: Any, kwargs: Dict[str, Any], args: Tuple[Any, ...] = ()
+) -> Built:
+    """Every ``alias`` form: ``{from, to}``, ``(old, new)``, keywords, posthog-node's, and
+    segment-python's ``(previous_id, user_id, context, timestamp, integrations,
+    message_id)`` (a third argument, or one of its own keywords, says it is that one)."""
+    if args or not _SEGMENT_ALIAS.isdisjoint(kwargs):
+        return legacy_alias(fields_of("alias", message, (to, *args), kwargs)), None
     if is_node_alias(message) and to is None and not kwargs:
         return node_alias(message)
     if isinstance(message, Mapping) or (message is None and to is None and not kwargs):

@@ -300,3 +300,21 @@ def test_option_near_misses_are_suggested() -> None:
         with pytest.raises(analytics_compat.ConfigurationError) as raised:
             Client(options)
         assert words in str(raised.value), (options, str(raised.value))
+
+
+def test_on_error_quiets_delivery_errors_only_not_flag_errors(
+    server: DevServer, clients: Callable[..., Client], caplog: pytest.LogCaptureFixture
+) -> None:
+    """``on_error`` is never called for a flag error: the default listener must still
+    log it, or the error would go unnoticed."""
+    heard: List[Any] = []
+    client = clients(
+        secret="phc_wrong_key",
+        host=server.url,
+        flushAt=1,
+        on_error=lambda error, items: heard.append(error),
+    )
+    rejected_track(client)
+    assert client.get_feature_flag("beta", "u") is None
+    lines = warnings_from_the_library(caplog)
+    assert len(heard) == 1 and len(lines) == 1 and lines[0].startswith("feature flags: ")
