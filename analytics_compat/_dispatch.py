@@ -48,9 +48,15 @@ class Lifecycle(enum.Enum):
 
 
 class FlushHandle(Protocol):
-    """What ``flush`` hands back: ``done`` is set once everything it covered settled."""
+    """What ``flush`` hands back: ``done`` is set once everything it covered settled;
+    ``total`` messages were pending when it was made, ``delivered`` and ``failed``
+    of them have settled since, ``error`` is the first failure's."""
 
     done: threading.Event
+    total: int
+    delivered: int
+    failed: int
+    error: Optional[Any]
 
 
 class Dispatcher(Protocol):
@@ -95,7 +101,11 @@ class Sender(Protocol):
 
 
 class _Done:
+    """A flush with nothing to wait for."""
+
     __slots__ = ("done",)
+    total = delivered = failed = 0
+    error = None
 
     def __init__(self) -> None:
         self.done = threading.Event()
@@ -180,7 +190,7 @@ class ImmediateDispatcher(NullDispatcher):
                 except KeyboardInterrupt as stop:  # the user stopping the program
                     interrupted = stop
                 except BaseException as exc:  # a bug: fail the message, never lose it
-                    logger.exception("analytics-compat: internal error while sending a message")
+                    logger.exception("internal error while sending a message")
                     cause = f"internal error while sending: {type(exc).__name__}"
                     if not any(message in group for group, _ in settled):
                         report([message], [Outcome.failed(TransportError(cause))])

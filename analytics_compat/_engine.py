@@ -25,6 +25,7 @@ from ._config import CaptureConfig, CaptureMode, ClientOptions
 from ._dispatch import Dispatcher, ImmediateDispatcher, Lifecycle, NullDispatcher
 from ._emitter import ClientEmitter
 from ._events import Message
+from ._flushes import FlushResult
 from ._lifecycle import ForkSafeLock
 from ._listeners import call_safely
 from ._pipeline import Hint, Pipeline
@@ -66,6 +67,8 @@ class Engine:
         self._emitter = emitter
         self._pipeline = pipeline
         self._on_error = options.capture.on_error
+        # An on_error callback hears every delivery error: the default listener stays quiet.
+        emitter.handled_elsewhere = self._on_error is not None
         self.delivered = 0
         self.failed = 0
         capture = options.capture
@@ -130,11 +133,11 @@ class Engine:
                 )
             return self._immediate
 
-    def flush(self, callback: Optional[FlushCallback], timeout: Optional[float]) -> bool:
+    def flush(self, callback: Optional[FlushCallback], timeout: Optional[float]) -> FlushResult:
         waiter = self.dispatcher.flush(callback)
-        if callback is not None or self.dispatcher.on_worker_thread():
-            return waiter.done.is_set()
-        return waiter.done.wait(timeout)
+        if callback is None and not self.dispatcher.on_worker_thread():
+            waiter.done.wait(timeout)
+        return FlushResult.of(waiter)
 
     def shutdown(self, timeout: Optional[float]) -> bool:
         drained = self.dispatcher.shutdown(timeout)
@@ -199,8 +202,10 @@ class Engine:
             settle_all(messages, errors)
 
     def _report_drops(self, count: int) -> None:
+        size = self.options.batch.max_queue_size
         for _ in range(count):
-            self._emitter.emit("error", QueueFullError("queue full: a message was dropped"))
+            error = QueueFullError(f"the queue was full ({size} messages): a message was dropped")
+            self._emitter.emit("error", error)
 
 
 def build_transport(options: ClientOptions) -> Transport:
@@ -215,6 +220,7 @@ def build_transport(options: ClientOptions) -> Transport:
         retry_backoff=delivery.retry_backoff,
         max_retry_backoff=delivery.max_retry_backoff,
         max_retry_after=delivery.max_retry_after,
+        proxies=delivery.proxies,
     )
     protocol: Strategy
     if delivery.capture_mode is CaptureMode.V1:
@@ -250,7 +256,7 @@ class NotInitializedEngine:
 
     submit_now = submit
 
-    def flush(self, callback: Optional[FlushCallback], timeout: Optional[float]) -> bool:
+    def flush(self, callback: Optional[FlushCallback], timeout: Optional[float]) -> FlushResult:
         raise NotInitializedError()
 
     def shutdown(self, timeout: Optional[float]) -> bool:
@@ -278,7 +284,7 @@ class ClosedEngine:
 
     submit_now = submit
 
-    def flush(self, callback: Optional[FlushCallback], timeout: Optional[float]) -> bool:
+    def flush(self, callback: Optional[FlushCallback], timeout: Optional[float]) -> FlushResult:
         raise ClientClosedError()
 
     def shutdown(self, timeout: Optional[float]) -> bool:

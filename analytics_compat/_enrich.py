@@ -45,7 +45,7 @@ def _personless(message: Message, hint: Optional[Hint]) -> Optional[Message]:
         return message
     if message.event in _PERSON_EVENTS:
         logger.warning(
-            "analytics-compat: %s needs a distinct id (pass distinct_id, or call inside a "
+            "%s needs a distinct id (pass distinct_id, or call inside a "
             "context that identified one); the event was dropped",
             message.event,
         )
@@ -102,14 +102,14 @@ def before_send_stage(hook: BeforeSend) -> Stage:
         try:
             result = hook(message.as_event())
         except Exception:
-            logger.exception("analytics-compat: before_send raised; the event was dropped")
+            logger.exception("before_send raised; the event was dropped")
             return None
         if result is None:
             return None
         try:
             _apply(message, result)
         except ValidationError as error:
-            logger.error("analytics-compat: before_send returned %s; the event was dropped", error)
+            logger.error("before_send returned %s; the event was dropped", error)
             return None
         return message
 

@@ -19,7 +19,7 @@ import time
 import uuid as _uuid
 from typing import Any, Dict, Iterable, Mapping, Optional, Union
 
-from ._jsonsafe import check_int, iso_utc, json_safe_mapping
+from ._jsonsafe import check_int, iso_utc, json_safe_mapping, not_a_name
 from ._lifecycle import ForkPhase, after_fork_in_child
 from ._promise import MessagePromise, PromiseState
 from ._promise import lock as _promise_lock
@@ -120,13 +120,13 @@ def check_distinct_id(value: Any, field: str) -> str:
     elif isinstance(value, int) and not isinstance(value, bool):
         check_int(value, field)
         return str(value)
-    raise ValidationError(f"{field} is required and must be a non-empty string", field=field)
+    raise not_a_name(value, field, ints=True)
 
 
 def _check_name(value: Any, field: str) -> str:
     if isinstance(value, str) and value:
         return value
-    raise ValidationError(f"{field} is required and must be a non-empty string", field=field)
+    raise not_a_name(value, field)
 
 
 def parse_timestamp(value: Any, field: str = "timestamp") -> Union[float, str]:

@@ -5,7 +5,8 @@ Modules hand their hooks to ``after_fork_in_child`` with a ``ForkPhase``; the ch
 runs them phase by phase, so a lock some other thread held at ``fork()`` is renewed
 (``LOCKS``) before per-process state is reset (``STATE``) and before threads are
 restarted (``THREADS``), whatever order the modules were imported in. ``at_exit``
-hooks run once, in registration order. A hook's exception is logged, never
+hooks run once, in registration order, those marked ``last`` (reports of what the
+others did) after the rest. A hook's exception is logged, never
 propagated: the child and the exiting interpreter must carry on.
 
 Knows nothing about what the hooks do.
@@ -39,6 +40,7 @@ class ForkPhase(enum.IntEnum):
 _fork_hooks: List[Tuple[ForkPhase, int, Hook]] = []
 _exit_hooks: List[Hook] = []
 _early_hooks: List[Hook] = []
+_last_exit_hooks: List[Hook] = []
 
 
 def after_fork_in_child(hook: Hook, phase: ForkPhase = ForkPhase.LOCKS) -> Hook:
@@ -80,15 +82,20 @@ def _renew_fork_safe_locks() -> None:
         lock._lock = threading.Lock()
 
 
-def at_exit(hook: Hook, *, before_threads_join: bool = False) -> Hook:
+def at_exit(hook: Hook, *, before_threads_join: bool = False, last: bool = False) -> Hook:
     """Run ``hook()`` once at interpreter exit; returns the hook.
+
+    ``last``: run it after every other exit hook (a report of what they did).
 
     ``before_threads_join``: run it when the interpreter starts to exit, before it waits
     for non-daemon threads (``atexit`` hooks run only after they have all ended), so
     work those threads are blocked on can be cut short. Where the interpreter offers no
     such moment, it runs with the other exit hooks.
     """
-    (_early_hooks if before_threads_join else _exit_hooks).append(hook)
+    if before_threads_join:
+        _early_hooks.append(hook)
+    else:
+        (_last_exit_hooks if last else _exit_hooks).append(hook)
     return hook
 
 
@@ -97,7 +104,7 @@ def _run(hooks: List[Hook], when: str) -> None:
         try:
             hook()
         except Exception:
-            logger.exception("analytics-compat: a hook %s failed", when)
+            logger.exception("a hook %s failed", when)
 
 
 def _in_child() -> None:
@@ -107,7 +114,7 @@ def _in_child() -> None:
 def _at_exit() -> None:
     _run(list(_early_hooks), "at exit")  # if the early moment never came, they run here
     _early_hooks.clear()
-    _run(list(_exit_hooks), "at exit")
+    _run([*_exit_hooks, *_last_exit_hooks], "at exit")
 
 
 def _before_threads_join() -> None:

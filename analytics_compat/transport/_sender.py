@@ -81,6 +81,11 @@ class Transport:
         return f"<Transport {self._protocol.name} {self._http!r}>"
 
     @property
+    def url(self) -> str:
+        """Where events go (for error text): the host option and the protocol's path."""
+        return self._http.origin + self._protocol.path
+
+    @property
     def requests_sent(self) -> int:
         return self._http.requests_sent
 
@@ -246,4 +251,8 @@ def _first_of_each_uuid(messages: List[Message]) -> Tuple[List[Message], List[Me
 
 def _cut_short(error: DeliveryError) -> ShutdownTimeoutError:
     """The shutdown deadline ended the attempts of a message that was being sent."""
-    return ShutdownTimeoutError("shutdown deadline passed while sending", last_error=error)
+    return ShutdownTimeoutError(
+        "shutdown's deadline passed while the message was being sent; raise "
+        "shutdown_timeout if the server is slow",
+        last_error=error,
+    )

@@ -130,7 +130,7 @@ def judge_status(reply: Reply, detail: str) -> Outcome:
             f"redirect to {reply.location or '(no Location)'}; capture requests do not "
             "follow redirects: set host to where the server lives"
         )
-    error = HTTPStatusError(status, retryable=retryable, detail=detail)
+    error = HTTPStatusError(status, retryable=retryable, detail=detail, url=reply.url)
     if status == 413:
         return Outcome(Verdict.TOO_LARGE, error)
     if retryable:

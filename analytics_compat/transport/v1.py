@@ -226,10 +226,14 @@ class _V1Request:
         results = _results(body)
         if results is None:
             return DELIVERED  # a 2xx took the request; see the module docstring
-        return self._per_event(results, pending, reply.retry_after)
+        return self._per_event(results, pending, reply.retry_after, reply.url)
 
     def _per_event(
-        self, results: Mapping[str, Any], pending: Sequence[int], retry_after: Optional[float]
+        self,
+        results: Mapping[str, Any],
+        pending: Sequence[int],
+        retry_after: Optional[float],
+        url: Optional[str],
     ) -> List[Outcome]:
         clean = self._protocol.clean
         outcomes: List[Outcome] = []
@@ -253,9 +257,11 @@ class _V1Request:
                 if outcome is None:
                     outcome = drops[details] = Outcome.failed(
                         EventDroppedError(
-                            f"dropped by the server: {details or 'no details given'}",
+                            f"dropped by the server at {url or 'the host'}: "
+                            f"{details or 'no details given'}",
                             reason="server",
                             details=details,
+                            url=url,
                         )
                     )
                 outcomes.append(outcome)
@@ -263,7 +269,9 @@ class _V1Request:
                 outcome = retries.get(details)
                 if outcome is None:
                     error = DeliveryError(
-                        f"the server asked to resend the event ({details or 'no details'})"
+                        f"the server at {url or 'the host'} asked to resend the event "
+                        f"({details or 'no details'})",
+                        url=url,
                     )
                     outcome = retries[details] = Outcome(Verdict.RETRY, error, retry_after)
                 outcomes.append(outcome)
