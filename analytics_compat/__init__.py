@@ -8,11 +8,16 @@
     analytics.track({"userId": "u1", "event": "Signed Up"}).on("flush", lambda: print("sent"))
     analytics.flush(lambda err: print("flushed", err))
 
+segment-analytics-python's way works too: ``analytics.write_key = "phc_..."`` (and its
+other settings, ``host``, ``on_error``, ``debug``, ...), then
+``analytics.track("user_id", "Signed Up", {"plan": "pro"})``.
+
 Public names are re-exported here; the ``_modules`` behind them are private.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from . import triggers
@@ -29,6 +34,8 @@ from ._context_calls import (
     tag,
 )
 from ._default import (
+    SETTINGS,
+    SettingsModule,
     alias,
     capture_exception,
     default_client,
@@ -38,12 +45,17 @@ from ._default import (
     init,
     on,
     once,
+    page,
     remove_listener,
+    screen,
+    setting,
     shutdown,
+    started_client,
     track,
 )
 from ._dispatch import Lifecycle
 from ._engine import FlushInfo
+from ._flushes import FlushResult
 from ._promise import MessagePromise, PromiseState
 from ._version import __version__
 from .errors import (
@@ -64,6 +76,7 @@ from .errors import (
 
 __all__ = [
     "DEFAULT_HOST",
+    "VERSION",
     "AnalyticsError",
     "CaptureMode",
     "Client",
@@ -76,6 +89,7 @@ __all__ = [
     "FeatureFlagResult",
     "FlushInfo",
     "FlushPolicy",
+    "FlushResult",
     "HTTPStatusError",
     "Lifecycle",
     "MessagePromise",
@@ -102,8 +116,10 @@ __all__ = [
     "new_context",
     "on",
     "once",
+    "page",
     "remove_listener",
     "scoped",
+    "screen",
     "set_context_session",
     "shutdown",
     "tag",
@@ -113,6 +129,7 @@ __all__ = [
 
 
 Posthog = Client  # posthog-python's name: ``Posthog("phc_...", host=...)``
+VERSION = __version__  # segment-python's name
 
 # PostHog's calls at module level act on the default client, as ``posthog.capture(...)``
 # does: looked up on it at call time (so they follow ``init``), never written twice.
@@ -148,10 +165,16 @@ _DEFAULT_CLIENT_CALLS = frozenset(
 
 def __getattr__(name: str) -> Any:
     if name in _DEFAULT_CLIENT_CALLS:
-        return getattr(default_client(), name)
+        return getattr(started_client(strict=False), name)
+    if name in SETTINGS:  # segment-python's settings, not assigned yet: None
+        return setting(name)
     # FeatureFlagResult lives in the flags package, imported only when first needed.
     if name == "FeatureFlagResult":
         from .flags import FlagResult
 
         return FlagResult
     raise AttributeError(f"module 'analytics_compat' has no attribute {name!r}")
+
+
+# ``analytics_compat.write_key = ...`` and the other settings go through the module's class.
+sys.modules[__name__].__class__ = SettingsModule

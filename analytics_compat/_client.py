@@ -11,12 +11,14 @@ delegates to them:
 - its flags service (``_flags``; the flag calls are the ``FlagCalls`` facet) and its
   super properties (``_supers``);
 - its error tracker (``_errors``; its calls, and the contexts', are the
-  ``ErrorCalls`` facet): ``$exception`` events and uncaught-exception capture.
+  ``ErrorCalls`` facet): ``$exception`` events and uncaught-exception capture;
+- ``api`` (``_rest``): PostHog's app REST API, synchronous, with the personal API key.
 
-Each message call parses its arguments, builds one ``Message`` (analytics-node's
-shapes are ``_legacy``, PostHog's ``_posthog``) and submits it; the ``Message`` is
-also the ``MessagePromise`` returned. The ``*_immediate`` twins send on the
-caller's thread before returning (posthog-node's ``captureImmediate`` & co.).
+Each message call parses its arguments, builds one ``Message`` (analytics-node's and
+segment-python's shapes are ``_legacy`` and ``_segment``, PostHog's ``_posthog``; page
+and screen are the ``SegmentCalls`` facet) and submits it; the ``Message`` is also the
+``MessagePromise`` returned. The ``*_immediate`` twins send on the caller's thread
+before returning (posthog-node's ``captureImmediate`` & co.).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any, Callable, Dict, Optional, Tuple, overload
 from ._client_errors import ErrorCalls
 from ._client_events import EventCalls
 from ._client_flags import FlagCalls
+from ._client_segment import SegmentCalls
 from ._config import ClientOptions
 from ._emitter import ClientEmitter, debug_logging
 from ._engine import NOT_INITIALIZED, AnyEngine, ClosedEngine, Engine
@@ -35,7 +38,8 @@ from ._enrich import SuperProperties
 from ._error_tracking import ErrorTracker
 from ._events import Message, build_set
 from ._flag_service import FlagService
-from ._legacy import legacy_group, legacy_track, normalize
+from ._flushes import FlushResult
+from ._legacy import fields_of, legacy_group, legacy_track, normalize
 from ._options import parse_options
 from ._pipeline import Hint
 from ._posthog import (
@@ -49,6 +53,7 @@ from ._posthog import (
 )
 from ._promise import MessagePromise
 from ._redact import register_secret
+from ._rest import RestApi
 from ._stages import build_pipeline
 from .errors import ClientClosedError, ConfigurationError, DeliveryError
 
@@ -59,7 +64,7 @@ FlushCallback = Callable[[Optional[DeliveryError]], Any]
 Built = Tuple[Message, Optional[Hint]]
 
 
-class Client(EventCalls, FlagCalls, ErrorCalls):
+class Client(EventCalls, FlagCalls, ErrorCalls, SegmentCalls):
     """An analytics-node client on a PostHog core.
 
     ``Client({"secret": ...})``, ``Client(secret=...)``, ``Client("phc_...", host)`` as
@@ -69,9 +74,10 @@ class Client(EventCalls, FlagCalls, ErrorCalls):
     def __init__(self, options: Any = None, host: Optional[str] = None, /, **kwargs: Any) -> None:
         self._emitter = ClientEmitter()
         self._engine: AnyEngine = NOT_INITIALIZED
-        self._flags = FlagService(report_error=lambda error: self._emitter.emit("error", error))
+        self._flags = FlagService(report_error=self._emitter.flags_error)
         self._supers = SuperProperties(None)
         self._errors = ErrorTracker(lambda message, hint: self._engine.submit(message, hint))
+        self.api = RestApi(lambda: self._engine.options)  # client.api.get(...) and co.
         if isinstance(options, str):  # posthog-python: Posthog("phc_...", host=...)
             kwargs["secret"], options = options, None
         if host is not None:
@@ -94,8 +100,8 @@ class Client(EventCalls, FlagCalls, ErrorCalls):
         parsed = parse_options(options, **kwargs)
         register_secret(parsed.secret, parsed.flags.personal_api_key)
         capture = parsed.capture
-        if capture.debug:
-            debug_logging()
+        if capture.debug or capture.log_handler is not None:
+            debug_logging(capture.debug, capture.log_handler)
         self._supers = SuperProperties(capture.super_properties)
         self._flags.start(parsed.flags, disabled=capture.disabled)
         pipeline = build_pipeline(parsed, self._flags, self._supers)
@@ -116,9 +122,11 @@ class Client(EventCalls, FlagCalls, ErrorCalls):
     def identify(self, message: Any = None, /, *args: Any, **kwargs: Any) -> MessagePromise:
         """``identify({'userId', 'traits', 'timestamp', 'context'})`` -> ``$identify``.
 
-        Also posthog-node's ``identify({'distinctId', 'properties'})`` and the PostHog
-        style ``identify(distinct_id, properties)``; ``$set``, ``$set_once`` and
-        ``$anon_distinct_id`` among the properties go where PostHog reads them.
+        Also posthog-node's ``identify({'distinctId', 'properties'})``, the PostHog
+        style ``identify(distinct_id, properties)`` and segment-python's ``identify(
+        user_id, traits, context, timestamp, anonymous_id, integrations, message_id)``;
+        ``$set``, ``$set_once`` and ``$anon_distinct_id`` among the properties go where
+        PostHog reads them.
         """
         return self._engine.submit(*identify_message(message, args, kwargs))
 
@@ -128,21 +136,30 @@ class Client(EventCalls, FlagCalls, ErrorCalls):
         """``identify`` sent before returning (posthog-node's ``identifyImmediate``)."""
         return self._engine.submit_now(*identify_message(message, args, kwargs))
 
-    def track(self, message: Any = None, /, **kwargs: Any) -> MessagePromise:
-        """``track({'userId', 'event', 'properties', 'timestamp', 'context'})``."""
-        fields = normalize("track", message, kwargs)
+    def track(self, message: Any = None, /, *args: Any, **kwargs: Any) -> MessagePromise:
+        """``track({'userId', 'event', 'properties', 'timestamp', 'context'})``, or
+        segment-python's ``track(user_id, event, properties, context, timestamp,
+        anonymous_id, integrations, message_id)`` (two strings are always this)."""
+        if args or (message is not None and type(message) is not dict):
+            fields = fields_of("track", message, args, kwargs)
+        else:
+            fields = normalize("track", message, kwargs)
         built = legacy_track(fields)
         if fields.get("sendFeatureFlags"):
             return self._engine.submit(built, _WANT_FLAGS)
         return self._engine.submit(built)
 
-    def alias(self, message: Any = None, to: Any = None, /, **kwargs: Any) -> MessagePromise:
+    def alias(
+        self, message: Any = None, to: Any = None, /, *args: Any, **kwargs: Any
+    ) -> MessagePromise:
         """``alias({'from': old, 'to': new})`` or ``alias(old, new)`` -> ``$create_alias``.
 
-        PostHog's ``alias(previous_id=..., distinct_id=...)`` and posthog-node's
-        ``alias({'distinctId': old, 'alias': new})`` are the same call.
+        PostHog's ``alias(previous_id=..., distinct_id=...)``, posthog-node's
+        ``alias({'distinctId': old, 'alias': new})`` and segment-python's ``alias(
+        previous_id, user_id, context, timestamp, integrations, message_id)`` are the
+        same call: the event is sent as the old id, naming the new one in ``alias``.
         """
-        return self._engine.submit(*alias_message(message, to, kwargs))
+        return self._engine.submit(*alias_message(message, to, kwargs, args))
 
     def alias_immediate(
         self, message: Any = None, to: Any = None, /, **kwargs: Any
@@ -150,10 +167,12 @@ class Client(EventCalls, FlagCalls, ErrorCalls):
         """``alias`` sent before returning (posthog-node's ``aliasImmediate``)."""
         return self._engine.submit_now(*alias_message(message, to, kwargs))
 
-    def group(self, message: Any = None, /, **kwargs: Any) -> MessagePromise:
-        """``group({'groupId', 'userId', 'traits'})`` -> ``$groupidentify``."""
+    def group(self, message: Any = None, /, *args: Any, **kwargs: Any) -> MessagePromise:
+        """``group({'groupId', 'userId', 'traits'})`` -> ``$groupidentify``; also
+        segment-python's ``group(user_id, group_id, traits, context, ...)``."""
         engine = self._engine
-        return engine.submit(legacy_group(normalize("group", message, kwargs), engine.group_type))
+        fields = fields_of("group", message, args, kwargs)
+        return engine.submit(legacy_group(fields, engine.group_type))
 
     # -- PostHog --------------------------------------------------------------------
     @overload
@@ -322,16 +341,17 @@ class Client(EventCalls, FlagCalls, ErrorCalls):
         *,
         timeout: Optional[float] = None,
         timeout_seconds: Optional[float] = None,
-    ) -> bool:
+    ) -> FlushResult:
         """Send everything queued now.
 
         With ``callback``: returns at once; ``callback(err)`` is called once everything
         queued at the time of the call has settled (``err`` is None if all of it was
         delivered, else the first delivery error). Without: blocks until then or for
-        ``timeout`` seconds (``timeout_seconds``, posthog-python's name, is the same),
-        and returns True if it all settled. Called on the worker thread (from a
-        listener), the blocking form schedules the flush and returns False instead of
-        waiting on itself.
+        ``timeout`` seconds (``timeout_seconds``, posthog-python's name, is the same).
+        Returns a ``FlushResult``: true only if every message it waited for was
+        delivered; ``delivered`` / ``failed`` / ``pending`` count them, ``error`` is the
+        first failure. Called on the worker thread (from a listener), the blocking form
+        schedules the flush and returns at once instead of waiting on itself.
         """
         return self._engine.flush(callback, timeout if timeout is not None else timeout_seconds)
 

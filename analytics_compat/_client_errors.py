@@ -46,6 +46,15 @@ class ErrorCalls:
         """
         return self._errors.capture(exception, **kwargs)
 
+    def captureException(  # posthog-node's name and argument order
+        self,
+        error: Any = None,
+        distinctId: Any = None,
+        additionalProperties: Optional[Mapping[str, Any]] = None,
+    ) -> MessagePromise:
+        """posthog-node's ``captureException(error, distinctId?, additionalProperties?)``."""
+        return self._errors.capture(error, distinct_id=distinctId, properties=additionalProperties)
+
     def _capture_exception_with(
         self, exception: BaseException, metadata: Mapping[str, Any]
     ) -> MessagePromise:

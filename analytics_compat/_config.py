@@ -18,6 +18,7 @@ threads or HTTP.
 from __future__ import annotations
 
 import enum
+import logging
 import os
 import time
 from typing import Any, Callable, Dict, Optional, Tuple
@@ -115,6 +116,8 @@ class DeliveryConfig:
     capture_mode: CaptureMode = CaptureMode.V0
     # v1 only: "gzip", "deflate" or "none"; None follows ``gzip`` (v0 always does).
     capture_compression: Optional[str] = None
+    # requests-style {"https": "http://proxy:3128"}; None: the environment's (HTTPS_PROXY)
+    proxies: Optional[Dict[str, str]] = attrs.field(default=None, repr=False)
 
     @property
     def compression(self) -> Optional[str]:
@@ -145,6 +148,8 @@ class CaptureConfig:
     on_error: Optional[Callable[..., Any]] = attrs.field(default=None, repr=False)
     debug: bool = False
     threads: int = 1
+    app_host: Optional[str] = None  # client.api's host; None: derived from ``host``
+    log_handler: Optional[logging.Handler] = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen(kw_only=True)

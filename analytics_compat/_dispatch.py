@@ -19,10 +19,10 @@ import logging
 import threading
 import time
 import weakref
-from typing import Any, Callable, List, Optional, Protocol
+from typing import Any, Callable, List, Optional, Protocol, Tuple
 
 from ._events import Message
-from ._lifecycle import ForkPhase, after_fork_in_child
+from ._lifecycle import ForkPhase, after_fork_in_child, at_exit
 from .errors import ShutdownTimeoutError, TransportError
 from .transport import Deadline, Outcome
 
@@ -48,9 +48,15 @@ class Lifecycle(enum.Enum):
 
 
 class FlushHandle(Protocol):
-    """What ``flush`` hands back: ``done`` is set once everything it covered settled."""
+    """What ``flush`` hands back: ``done`` is set once everything it covered settled;
+    ``total`` messages were pending when it was made, ``delivered`` and ``failed``
+    of them have settled since, ``error`` is the first failure's."""
 
     done: threading.Event
+    total: int
+    delivered: int
+    failed: int
+    error: Optional[Any]
 
 
 class Dispatcher(Protocol):
@@ -95,7 +101,11 @@ class Sender(Protocol):
 
 
 class _Done:
+    """A flush with nothing to wait for."""
+
     __slots__ = ("done",)
+    total = delivered = failed = 0
+    error = None
 
     def __init__(self) -> None:
         self.done = threading.Event()
@@ -141,38 +151,63 @@ class ImmediateDispatcher(NullDispatcher):
     """Sends each message on the caller's thread before ``put`` returns (``sync_mode``,
     and the ``*_immediate`` calls): the outcome is on the promise when the call returns.
 
-    Calls from several threads take turns on the one connection. Retries, backoff and
-    ``Retry-After`` are the transport's, as for the batcher; ``shutdown`` ends an attempt
-    under way by its deadline. Listeners run on the calling thread.
+    Calls from several threads take turns on the one connection; the outcome is handed
+    to the listeners after the turn is over, so a listener may send again. Retries,
+    backoff and ``Retry-After`` are the transport's, as for the batcher; ``shutdown``
+    (and interpreter exit, before non-daemon threads are joined) ends an attempt under
+    way by its deadline. Listeners run on the calling thread. A ``KeyboardInterrupt``
+    during a send fails the message, then reaches the caller.
     """
 
-    def __init__(self, sender: Sender, deliver: Callable[[List[Message], List[Outcome]], None]):
+    def __init__(
+        self,
+        sender: Sender,
+        deliver: Callable[[List[Message], List[Outcome]], None],
+        shutdown_timeout: float = 5.0,
+    ):
         super().__init__()
         self._sender = sender
         self._deliver = deliver
+        self._shutdown_timeout = shutdown_timeout
         self._lock = threading.Lock()
         self._deadline = Deadline()
         _IMMEDIATE.add(self)
 
     def put(self, message: Message) -> bool:
+        settled: List[Tuple[List[Message], List[Outcome]]] = []
+        interrupted: Optional[KeyboardInterrupt] = None
+
+        def report(messages: List[Message], outcomes: List[Outcome]) -> None:
+            settled.append((messages, outcomes))
+
         with self._lock:
             if self._state is Lifecycle.CLOSED:  # a call that raced shutdown
                 late = ShutdownTimeoutError("the client was shut down before this was sent")
-                self._deliver([message], [Outcome.failed(late)])
-                return True
-            try:
-                self._sender.send([message], self._deliver, self._deadline)
-            except BaseException as exc:  # a bug: fail the message, never lose it
-                logger.exception("analytics-compat: internal error while sending a message")
-                if not message.done():
-                    error = TransportError(f"internal error while sending: {type(exc).__name__}")
-                    self._deliver([message], [Outcome.failed(error)])
+                report([message], [Outcome.failed(late)])
+            else:
+                try:
+                    self._sender.send([message], report, self._deadline)
+                except KeyboardInterrupt as stop:  # the user stopping the program
+                    interrupted = stop
+                except BaseException as exc:  # a bug: fail the message, never lose it
+                    logger.exception("internal error while sending a message")
+                    cause = f"internal error while sending: {type(exc).__name__}"
+                    if not any(message in group for group, _ in settled):
+                        report([message], [Outcome.failed(TransportError(cause))])
+        if interrupted is not None and not any(message in group for group, _ in settled):
+            report([message], [Outcome.failed(TransportError("interrupted while sending"))])
+        for messages, outcomes in settled:  # outside the lock: a listener may send again
+            self._deliver(messages, outcomes)
+        if interrupted is not None:
+            raise interrupted
         return True
 
     def shutdown(self, timeout: Optional[float]) -> bool:
         """Cut a send under way short at ``timeout`` seconds from now, then close."""
-        self._deadline.set(time.monotonic() + (timeout or 0.0))
-        if self._lock.acquire(timeout=(timeout or 0.0) + 1.0):
+        if timeout is None:
+            timeout = self._shutdown_timeout
+        self._deadline.set(time.monotonic() + timeout)
+        if self._lock.acquire(timeout=timeout + 1.0):
             try:
                 self._state = Lifecycle.CLOSED
                 self._sender.close()
@@ -190,4 +225,12 @@ def _renew_in_child() -> None:
         dispatcher._sender.after_fork()
 
 
+def _shut_down_at_exit() -> None:
+    """Before non-daemon threads are joined: a send under way on one of them ends by
+    its client's ``shutdown_timeout`` and is settled, instead of holding the exit."""
+    for dispatcher in list(_IMMEDIATE):
+        dispatcher.shutdown(None)
+
+
 after_fork_in_child(_renew_in_child, ForkPhase.STATE)
+at_exit(_shut_down_at_exit, before_threads_join=True)

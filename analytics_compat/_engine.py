@@ -16,7 +16,6 @@ Knows nothing about the call surface (legacy or PostHog names) or about flags.
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Callable, Dict, List, Optional, Union
 
 import attrs
@@ -26,6 +25,8 @@ from ._config import CaptureConfig, CaptureMode, ClientOptions
 from ._dispatch import Dispatcher, ImmediateDispatcher, Lifecycle, NullDispatcher
 from ._emitter import ClientEmitter
 from ._events import Message
+from ._flushes import FlushResult
+from ._lifecycle import ForkSafeLock
 from ._listeners import call_safely
 from ._pipeline import Hint, Pipeline
 from ._promise import settle_all
@@ -66,6 +67,8 @@ class Engine:
         self._emitter = emitter
         self._pipeline = pipeline
         self._on_error = options.capture.on_error
+        # An on_error callback hears every delivery error: the default listener stays quiet.
+        emitter.handled_elsewhere = self._on_error is not None
         self.delivered = 0
         self.failed = 0
         capture = options.capture
@@ -75,7 +78,7 @@ class Engine:
             self.dispatcher = NullDispatcher()
         elif capture.sync_mode:
             self.dispatcher = self._immediate = ImmediateDispatcher(
-                build_transport(options), self._deliver
+                build_transport(options), self._deliver, options.batch.shutdown_timeout
             )
         else:
             self.dispatcher = Batcher(
@@ -86,7 +89,7 @@ class Engine:
                 trigger_subject,
             )
         self._put = self.dispatcher.put
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()  # taken once, to make the immediate dispatcher
         self.group_type = capture.group_type
 
     # -- caller's thread ------------------------------------------------------------
@@ -95,8 +98,18 @@ class Engine:
         pipeline = self._pipeline
         stages = pipeline.plain if hint is None else pipeline.hinted
         if stages and pipeline.run(stages, message, hint) is None:
-            return message  # dropped by a stage, its promise already failed
+            return self._dropped(message)
         self._put(message)
+        return message
+
+    def _dropped(self, message: Message) -> Message:
+        """A stage dropped the message (its promise failed already): the client's ``error``
+        listeners and ``on_error`` hear of it too, here on the caller's thread."""
+        error = message.error
+        if error is not None:
+            self._emitter.emit("error", error)
+            if self._on_error is not None:
+                call_safely(self._on_error, (error, [message.as_event()]), "on_error callback")
         return message
 
     def submit_now(self, message: Message, hint: Optional[Hint] = None) -> Message:
@@ -104,7 +117,7 @@ class Engine:
         pipeline = self._pipeline
         stages = pipeline.plain if hint is None else pipeline.hinted
         if stages and pipeline.run(stages, message, hint) is None:
-            return message
+            return self._dropped(message)
         self._immediate_dispatcher().put(message)
         return message
 
@@ -113,14 +126,18 @@ class Engine:
             return self.dispatcher
         with self._lock:
             if self._immediate is None:  # its own connection: the worker owns the other
-                self._immediate = ImmediateDispatcher(build_transport(self.options), self._deliver)
+                self._immediate = ImmediateDispatcher(
+                    build_transport(self.options),
+                    self._deliver,
+                    self.options.batch.shutdown_timeout,
+                )
             return self._immediate
 
-    def flush(self, callback: Optional[FlushCallback], timeout: Optional[float]) -> bool:
+    def flush(self, callback: Optional[FlushCallback], timeout: Optional[float]) -> FlushResult:
         waiter = self.dispatcher.flush(callback)
-        if callback is not None or self.dispatcher.on_worker_thread():
-            return waiter.done.is_set()
-        return waiter.done.wait(timeout)
+        if callback is None and not self.dispatcher.on_worker_thread():
+            waiter.done.wait(timeout)
+        return FlushResult.of(waiter)
 
     def shutdown(self, timeout: Optional[float]) -> bool:
         drained = self.dispatcher.shutdown(timeout)
@@ -168,23 +185,27 @@ class Engine:
             uuids = tuple(m._uuid or m.uuid for m, e in zip(messages, errors) if e is None)
         self.delivered += len(uuids)
         self.failed += len(messages) - len(uuids)
-        if uuids:
-            emit("flush", FlushInfo(len(uuids), uuids))
-        if len(uuids) < len(messages):
-            seen: List[DeliveryError] = []
-            for error in errors:
-                if error is not None and not any(error is s for s in seen):
-                    seen.append(error)
-                    emit("error", error)
-            if self._on_error is not None:  # posthog-python's and Segment's on_error
-                for error in seen:
-                    items = [m.as_event() for m, e in zip(messages, errors) if e is error]
-                    call_safely(self._on_error, (error, items), "on_error callback")
-        settle_all(messages, errors)
+        try:
+            if uuids:
+                emit("flush", FlushInfo(len(uuids), uuids))
+            if len(uuids) < len(messages):
+                seen: List[DeliveryError] = []
+                for error in errors:
+                    if error is not None and not any(error is s for s in seen):
+                        seen.append(error)
+                        emit("error", error)
+                if self._on_error is not None:  # posthog-python's and Segment's on_error
+                    for error in seen:
+                        items = [m.as_event() for m, e in zip(messages, errors) if e is error]
+                        call_safely(self._on_error, (error, items), "on_error callback")
+        finally:  # even if a listener stopped the program (KeyboardInterrupt in sync_mode)
+            settle_all(messages, errors)
 
     def _report_drops(self, count: int) -> None:
+        size = self.options.batch.max_queue_size
         for _ in range(count):
-            self._emitter.emit("error", QueueFullError("queue full: a message was dropped"))
+            error = QueueFullError(f"the queue was full ({size} messages): a message was dropped")
+            self._emitter.emit("error", error)
 
 
 def build_transport(options: ClientOptions) -> Transport:
@@ -199,6 +220,7 @@ def build_transport(options: ClientOptions) -> Transport:
         retry_backoff=delivery.retry_backoff,
         max_retry_backoff=delivery.max_retry_backoff,
         max_retry_after=delivery.max_retry_after,
+        proxies=delivery.proxies,
     )
     protocol: Strategy
     if delivery.capture_mode is CaptureMode.V1:
@@ -234,7 +256,7 @@ class NotInitializedEngine:
 
     submit_now = submit
 
-    def flush(self, callback: Optional[FlushCallback], timeout: Optional[float]) -> bool:
+    def flush(self, callback: Optional[FlushCallback], timeout: Optional[float]) -> FlushResult:
         raise NotInitializedError()
 
     def shutdown(self, timeout: Optional[float]) -> bool:
@@ -262,7 +284,7 @@ class ClosedEngine:
 
     submit_now = submit
 
-    def flush(self, callback: Optional[FlushCallback], timeout: Optional[float]) -> bool:
+    def flush(self, callback: Optional[FlushCallback], timeout: Optional[float]) -> FlushResult:
         raise ClientClosedError()
 
     def shutdown(self, timeout: Optional[float]) -> bool:

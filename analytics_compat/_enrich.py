@@ -23,12 +23,12 @@ Knows nothing about queues, HTTP or the call surface.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, Optional
 
-from ._events import Message, _check_uuid, check_distinct_id, parse_timestamp
+from ._events import Message, _check_uuid, check_distinct_id, new_uuid, parse_timestamp
 from ._jsonsafe import json_safe_mapping
+from ._lifecycle import ForkSafeLock
 from ._pipeline import Hint, Stage
 from .errors import ValidationError
 
@@ -45,12 +45,12 @@ def _personless(message: Message, hint: Optional[Hint]) -> Optional[Message]:
         return message
     if message.event in _PERSON_EVENTS:
         logger.warning(
-            "analytics-compat: %s needs a distinct id (pass distinct_id, or call inside a "
+            "%s needs a distinct id (pass distinct_id, or call inside a "
             "context that identified one); the event was dropped",
             message.event,
         )
         return None
-    message.distinct_id = message.uuid  # a random id, unique to the event (as posthog-python)
+    message.distinct_id = new_uuid()  # random, unrelated to the event's uuid (as posthog-python)
     message.properties.setdefault("$process_person_profile", False)
     return message
 
@@ -64,7 +64,7 @@ class SuperProperties:
     """Properties added to every event of one client; changed at run time, read lock-free."""
 
     def __init__(self, initial: Optional[Mapping[str, Any]]) -> None:
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
         self.current: Dict[str, Any] = json_safe_mapping(initial or {}, "super_properties")
         self._on_change: Optional[Callable[[bool], None]] = None
 
@@ -102,14 +102,14 @@ def before_send_stage(hook: BeforeSend) -> Stage:
         try:
             result = hook(message.as_event())
         except Exception:
-            logger.exception("analytics-compat: before_send raised; the event was dropped")
+            logger.exception("before_send raised; the event was dropped")
             return None
         if result is None:
             return None
         try:
             _apply(message, result)
         except ValidationError as error:
-            logger.error("analytics-compat: before_send returned %s; the event was dropped", error)
+            logger.error("before_send returned %s; the event was dropped", error)
             return None
         return message
 

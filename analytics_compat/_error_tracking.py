@@ -114,29 +114,29 @@ class ErrorTracker:
             groups = options.get("groups")
             resolved = resolve_exc_info(exception)
             if resolved is None:
-                logger.warning("analytics-compat: capture_exception found no exception")
+                logger.warning("capture_exception found no exception")
                 return _refused("no exception to capture", "no_exception")
             exc_info, synthetic = resolved
             value = exc_info[1]
             if already_captured(value, self.key):
-                logger.debug("analytics-compat: exception already captured; not sent again")
+                logger.debug("exception already captured; not sent again")
                 return _refused("this exception was already captured", "already_captured")
             message = self._build(exc_info, synthetic, options, metadata)
             if self.config.log_captured_exceptions:
-                logger.error("analytics-compat: captured an exception", exc_info=exc_info)
+                logger.error("captured an exception", exc_info=exc_info)
             if options.get("send_feature_flags"):
                 hint: Optional[Hint] = Hint(feature_flags={"groups": groups})
             else:
                 hint = _WITHOUT_ID if message.distinct_id is None else None
             promise = self._submit(message, hint)
         except ValidationError as exc:
-            logger.warning("analytics-compat: capture_exception: %s", exc)
+            logger.warning("capture_exception: %s", exc)
             return _refused(f"capture_exception: {exc}", "invalid")
         except AnalyticsError as exc:  # not initialized, or shut down
-            logger.warning("analytics-compat: capture_exception: %s", exc)
+            logger.warning("capture_exception: %s", exc)
             return _refused(f"capture_exception: {exc}", "client_closed")
         except Exception:
-            logger.exception("analytics-compat: internal error in capture_exception")
+            logger.exception("internal error in capture_exception")
             return _refused("capture_exception failed", "internal_error")
         if promise.state is not PromiseState.FAILED:  # a stage did not drop it
             mark_captured(value, self.key)
@@ -204,7 +204,7 @@ _KNOWN = frozenset(ExceptionOptions.__annotations__)
 def _options(kwargs: Dict[str, Any]) -> ExceptionOptions:
     unknown = sorted(set(kwargs) - _KNOWN)
     if unknown:
-        logger.warning("analytics-compat: capture_exception ignores %s", ", ".join(unknown))
+        logger.warning("capture_exception ignores %s", ", ".join(unknown))
     return cast(ExceptionOptions, {k: v for k, v in kwargs.items() if k in _KNOWN})
 
 

@@ -4,7 +4,7 @@ Owns the shape of a PostHog event (``event``, ``distinct_id``, ``properties``,
 ``timestamp``, ``uuid``) as a ``Message``, and the split of work between threads:
 the caller's thread only validates and snapshots (``build_*`` returns a
 ``Message``); the worker thread assigns the uuid and formats the timestamp
-(``stamp``) when the protocol encodes the event, exactly once, so a retried event
+(``_wire.iso_timestamp``) when the protocol encodes the event, exactly once, so a retried event
 is byte-for-byte the same event.
 
 Knows nothing about queues, triggers, HTTP, wire protocols or the legacy
@@ -14,23 +14,20 @@ analytics-node names.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import random
 import time
 import uuid as _uuid
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Union
+from typing import Any, Dict, Iterable, Mapping, Optional, Union
 
-from ._jsonsafe import check_int, iso_utc, json_safe_mapping
+from ._jsonsafe import check_int, iso_utc, json_safe_mapping, not_a_name
 from ._lifecycle import ForkPhase, after_fork_in_child
 from ._promise import MessagePromise, PromiseState
 from ._promise import lock as _promise_lock
-from ._version import __version__
+from ._wire import iso_timestamp
 from .errors import ValidationError
 
 __all__ = [
-    "LIB_NAME",
     "Message",
-    "add_sdk_properties",
     "assign_uuids",
     "build_alias",
     "build_capture",
@@ -38,18 +35,12 @@ __all__ = [
     "build_set",
     "check_distinct_id",
     "check_uuid",
-    "json_string",
-    "json_text",
+    "new_uuid",
     "parse_timestamp",
     "person_properties",
-    "sdk_properties",
-    "stamp",
-    "utf8",
     "wire_distinct_id",
 ]
 
-LIB_NAME = "analytics-compat"
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 # Event uuids need uniqueness, not secrecy; a seeded PRNG is several times cheaper than
 # os.urandom per event. Re-seeded after fork so children never repeat the parent's.
 _rng = random.Random()
@@ -106,7 +97,7 @@ class Message(MessagePromise):
             "event": self.event,
             "distinct_id": self.distinct_id,
             "properties": self.properties,
-            "timestamp": stamp(self),
+            "timestamp": iso_timestamp(self.timestamp),
             "uuid": self.uuid,
         }
 
@@ -129,13 +120,13 @@ def check_distinct_id(value: Any, field: str) -> str:
     elif isinstance(value, int) and not isinstance(value, bool):
         check_int(value, field)
         return str(value)
-    raise ValidationError(f"{field} is required and must be a non-empty string", field=field)
+    raise not_a_name(value, field, ints=True)
 
 
 def _check_name(value: Any, field: str) -> str:
     if isinstance(value, str) and value:
         return value
-    raise ValidationError(f"{field} is required and must be a non-empty string", field=field)
+    raise not_a_name(value, field)
 
 
 def parse_timestamp(value: Any, field: str = "timestamp") -> Union[float, str]:
@@ -311,60 +302,14 @@ _UUID_KEEP = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
+def new_uuid() -> str:
+    """A random (version 4) uuid, as a string."""
+    return _fast_uuid4()
+
+
 def _fast_uuid4() -> str:
     text = "%032x" % (_rng.getrandbits(128) & _UUID_KEEP | _UUID_SET)
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-
-
-def _json_encoder() -> Callable[[Any], str]:
-    """Compact JSON of our own values (already JSON-safe and acyclic: ``_jsonsafe``).
-
-    The C encoder is built once: ``JSONEncoder.encode`` builds one per call, which
-    costs more than encoding a small event.
-    """
-    try:
-        from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
-
-        if c_make_encoder is None:
-            raise ImportError
-        encoder = c_make_encoder(None, None, encode_basestring, None, ":", ",", False, False, False)
-        encoder({}, 0)
-    except (ImportError, TypeError):  # another interpreter, or a changed signature
-        return json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
-
-    def dumps(value: Any) -> str:
-        return "".join(encoder(value, 0))
-
-    return dumps
-
-
-json_text = _json_encoder()
-json_string: Callable[[str], str] = json.encoder.encode_basestring  # a quoted JSON string
-
-
-def sdk_properties(*, disable_geoip: bool, is_server: bool) -> Dict[str, Any]:
-    """What the SDK adds to every event's properties when it is encoded: ``$lib`` and
-    ``$lib_version``, ``$geoip_disable`` (unless the event says otherwise) and, asked
-    for, ``$is_server``. Protocols that carry ``$lib`` elsewhere drop those two."""
-    added: Dict[str, Any] = {"$lib": LIB_NAME, "$lib_version": __version__}
-    if disable_geoip:
-        added["$geoip_disable"] = True
-    if is_server:
-        added["$is_server"] = True
-    return added
-
-
-def add_sdk_properties(props: Dict[str, Any], added: Dict[str, Any]) -> None:
-    """Add ``added`` (from ``sdk_properties``): ``$lib`` always wins; ``$geoip_disable``
-    and ``$is_server`` only where the event did not set them itself."""
-    lib = added.get("$lib")
-    if lib is not None:
-        props["$lib"] = lib
-        props["$lib_version"] = added["$lib_version"]
-    if "$geoip_disable" in added:
-        props.setdefault("$geoip_disable", True)
-    if "$is_server" in added:
-        props.setdefault("$is_server", True)
 
 
 def assign_uuids(messages: Iterable[Message]) -> None:
@@ -376,19 +321,6 @@ def assign_uuids(messages: Iterable[Message]) -> None:
                 message._uuid = _fast_uuid4()
 
 
-def utf8(text: str) -> bytes:
-    """``text`` as UTF-8; a lone surrogate (which no JSON parser of PostHog's accepts, and
-    which would fail the whole batch) becomes U+FFFD, a surrogate pair its character."""
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        fixed = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-        return fixed.encode("utf-8")
-
-
-_seconds: Dict[int, str] = {}  # "YYYY-MM-DDTHH:MM:SS" of recent whole seconds
-
-
 def wire_distinct_id(message: Message) -> str:
     """The distinct id an encoder writes: the pipeline gave every message one (a None
     here is a bug, and fails this message alone as an encoding error)."""
@@ -396,21 +328,3 @@ def wire_distinct_id(message: Message) -> str:
     if did is None:
         raise ValueError("the event has no distinct id")
     return did
-
-
-def stamp(message: Message) -> str:
-    """On the worker: the message's ISO-8601 UTC timestamp (its uuid is ``message.uuid``).
-
-    The text is what ``datetime.isoformat()`` gives for the instant, to the
-    microsecond; the date and time of day are formatted once per second.
-    """
-    when = message.timestamp
-    if isinstance(when, str):
-        return when
-    second, micros = divmod(round(when * 1_000_000), 1_000_000)
-    head = _seconds.get(second)
-    if head is None:
-        if len(_seconds) > 64:
-            _seconds.clear()
-        head = _seconds[second] = (_EPOCH + _dt.timedelta(seconds=second)).isoformat()[:19]
-    return f"{head}.{micros:06d}+00:00" if micros else f"{head}+00:00"

@@ -87,7 +87,7 @@ def _deliver(exc_info: ExcInfo, how: str) -> None:
         try:
             receiver(exc_info, how)
         except Exception:
-            logger.exception("analytics-compat: internal error reporting an uncaught exception")
+            logger.exception("internal error reporting an uncaught exception")
 
 
 def _sys_hook(

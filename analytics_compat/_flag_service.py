@@ -76,7 +76,7 @@ class _State(enum.Enum):
 
 
 _CACHES: weakref.WeakSet[_SeenCache] = weakref.WeakSet()
-_WITH_POLLERS: weakref.WeakSet[FlagService] = weakref.WeakSet()
+_SERVICES: weakref.WeakSet[FlagService] = weakref.WeakSet()
 
 
 class _SeenCache:
@@ -117,6 +117,7 @@ class FlagService:
         self.poller: Optional[DefinitionsPoller] = None
         self.session = requests.Session()
         self._seen = _SeenCache(_CALLED_CACHE_SIZE)
+        _SERVICES.add(self)
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self, config: FlagsConfig, *, disabled: bool = False) -> None:
@@ -153,13 +154,11 @@ class FlagService:
             cache=cache,
         )
         self.poller.start()
-        _WITH_POLLERS.add(self)
 
     def close(self) -> None:
         """Refuse evaluation from now on and tell the poller to stop (without waiting)."""
         self._state = _State.CLOSED
         self._open = None
-        _WITH_POLLERS.discard(self)
         if self.poller is not None:
             self.poller.stop(timeout=0)
 
@@ -170,8 +169,10 @@ class FlagService:
         self.session.close()
 
     def _after_fork(self) -> None:
+        """The child asks ``/flags`` over connections of its own (a kept-alive one of the
+        parent's would carry the two processes' answers crossed), and polls for itself."""
         self.session = requests.Session()
-        if self.poller is not None and self.config is not None:
+        if self.poller is not None and self.config is not None and self._state is _State.OPEN:
             self._start_poller(self.config)
 
     def require_open(self) -> FlagsConfig:
@@ -197,7 +198,14 @@ class FlagService:
 
     def reload(self) -> bool:
         if self.poller is None:
-            logger.warning("analytics-compat: reload_feature_flags needs a personal_api_key")
+            if self._state is _State.DISABLED:
+                logger.debug("analytics-compat: the client is disabled; no flags are loaded")
+            elif self.config is not None and not self.config.local_evaluation:
+                logger.warning(
+                    "analytics-compat: local evaluation is off (enable_local_evaluation)"
+                )
+            else:
+                logger.warning("analytics-compat: reload_feature_flags needs a personal_api_key")
             return False
         return self.poller.load_now()
 
@@ -342,7 +350,7 @@ def _renew_cache_locks_in_child() -> None:
 
 
 def _restart_pollers_in_child() -> None:
-    for service in list(_WITH_POLLERS):
+    for service in list(_SERVICES):
         service._after_fork()
 
 

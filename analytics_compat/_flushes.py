@@ -16,26 +16,62 @@ from __future__ import annotations
 import threading
 from typing import Any, List, Optional
 
-from ._dispatch import FlushCallback
+import attrs
+
+from ._dispatch import FlushCallback, FlushHandle
 from ._events import Message
 from ._listeners import call_safely
 
-__all__ = ["FlushBook", "FlushWaiter", "finish"]
+__all__ = ["FlushBook", "FlushResult", "FlushWaiter", "finish", "shutdown_sentence"]
 
 
 class FlushWaiter:
-    __slots__ = ("callback", "done", "error", "tail")
+    __slots__ = ("callback", "delivered", "done", "error", "failed", "tail", "total")
 
-    def __init__(self, tail: Optional[Message], callback: Optional[FlushCallback]) -> None:
+    def __init__(
+        self, tail: Optional[Message], callback: Optional[FlushCallback], total: int = 0
+    ) -> None:
         self.tail = tail  # the newest message when flush() was called: done once it is
         self.callback = callback
         self.error: Optional[Any] = None  # the first DeliveryError among what it waited for
+        self.total = total  # messages not yet settled when flush() was called
+        self.delivered = 0  # of those, settled since: delivered, or failed
+        self.failed = 0
         self.done = threading.Event()
 
     def covers(self, seq: int) -> bool:
         """Was the message numbered ``seq`` queued before this flush? (0: not popped yet)"""
         tail = self.tail
         return tail is not None and (tail.seq == 0 or tail.seq >= seq)
+
+
+@attrs.frozen
+class FlushResult:
+    """What ``flush()`` saw of the messages it waited for (those not yet settled when it
+    was called). True only if every one of them was delivered: none ``failed``, none
+    still ``pending`` when it returned. ``error`` is the first failure's, else None.
+
+    ``flush(callback)`` returns at once, so its result is what had settled by then.
+    """
+
+    delivered: int
+    failed: int
+    pending: int
+    error: Optional[Any] = None
+
+    def __bool__(self) -> bool:
+        return self.failed == 0 and self.pending == 0
+
+    @property
+    def settled(self) -> bool:
+        """Did everything settle (delivered or failed), as ``flush`` used to report?"""
+        return self.pending == 0
+
+    @classmethod
+    def of(cls, handle: FlushHandle) -> FlushResult:
+        delivered, failed = handle.delivered, handle.failed
+        pending = 0 if handle.done.is_set() else max(0, handle.total - delivered - failed)
+        return cls(delivered, failed, pending, handle.error)
 
 
 class FlushBook:
@@ -56,6 +92,16 @@ class FlushBook:
 
     def add(self, waiter: FlushWaiter) -> None:
         self.waiters.append(waiter)
+
+    def count(self, messages: List[Message], errors: List[Any]) -> None:
+        """These messages settled (with these errors): the flushes waiting for them count."""
+        for waiter in self.waiters:
+            for message, error in zip(messages, errors):
+                if waiter.covers(message.seq):
+                    if error is None:
+                        waiter.delivered += 1
+                    else:
+                        waiter.failed += 1
 
     def blame(self, lowest_seq: int, error: Any) -> None:
         """Messages from ``lowest_seq`` on failed: the flushes waiting for them report it."""
@@ -83,3 +129,25 @@ def finish(waiter: FlushWaiter) -> None:
     waiter.done.set()
     if waiter.callback is not None:
         call_safely(waiter.callback, (waiter.error,), "flush callback")
+
+
+def _messages(count: int) -> str:
+    return "1 message" if count == 1 else f"{count} messages"
+
+
+def shutdown_sentence(queued: int, in_flight: int, timeout: Optional[float], url: str) -> str:
+    """What a shutdown whose deadline passed says: what is lost, and what to do."""
+    waited = "shutdown's deadline passed" if timeout is None else f"shutdown waited {timeout:g} s"
+    advice = "Raise shutdown_timeout, or check that the server answers"
+    error = "ShutdownTimeoutError"
+    if in_flight:
+        verb = "fails" if in_flight == 1 else "fail"
+        sending = f"{_messages(in_flight)} still being sent to {url} {verb}"
+        cut = "unless the server answers before the request is cut off"
+        if not queued:
+            return f"{waited}: {sending} with {error} {cut}. {advice}"
+        return (
+            f"{waited}: {_messages(queued)} not sent yet failed with {error}; "
+            f"{sending} too {cut}. {advice}"
+        )
+    return f"{waited}: {_messages(queued)} not sent yet to {url} failed with {error}. {advice}"

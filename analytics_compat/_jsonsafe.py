@@ -24,7 +24,7 @@ from typing import Any
 
 from .errors import ValidationError
 
-__all__ = ["check_int", "iso_utc", "json_safe", "json_safe_mapping"]
+__all__ = ["check_int", "iso_utc", "json_safe", "json_safe_mapping", "not_a_name"]
 
 _SCALARS = (str, bool, type(None))
 _FAST = frozenset(_SCALARS)  # pass as they are; int and float pass after a range check
@@ -50,6 +50,19 @@ def iso_utc(value: _dt.datetime) -> str:
     else:
         value = value.astimezone(_dt.timezone.utc)
     return value.isoformat()
+
+
+def not_a_name(value: Any, field: str, *, ints: bool = False) -> ValidationError:
+    """The error for a required string field (an id when ``ints``) that is missing, empty
+    or of another type: it says which of the three."""
+    if value is None:
+        text = f"{field} is required (a non-empty string)"
+    elif isinstance(value, str):
+        text = f"{field} must not be empty"
+    else:
+        kind = "a string or an int" if ints else "a string"
+        text = f"{field} must be {kind}, not {type(value).__name__}"
+    return ValidationError(text, field=field)
 
 
 def json_safe_mapping(value: Any, field: str) -> dict[str, Any]:
@@ -134,8 +147,9 @@ def _convert(value: Any, field: str, depth: int) -> Any:
     if isinstance(value, (_dt.date, _dt.time)):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
-        if value.is_finite():
-            return float(value)
+        number = float(value) if value.is_finite() else math.inf
+        if math.isfinite(number):  # 1e400 is finite as a Decimal, not as a double
+            return number
         raise ValidationError(f"{field} is {value}, which JSON cannot carry", field=field)
     if isinstance(value, uuid.UUID):
         return str(value)

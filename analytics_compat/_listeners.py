@@ -57,7 +57,7 @@ def call_safely(fn: Callable[..., Any], args: Tuple[Any, ...], what: str) -> Non
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt) and _on_main_thread():
             raise
-        logger.exception("analytics-compat: a %s raised %s; carrying on", what, type(exc).__name__)
+        logger.exception("a %s raised %s; carrying on", what, type(exc).__name__)
 
 
 def _on_main_thread() -> bool:

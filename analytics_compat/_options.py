@@ -11,6 +11,11 @@ analytics-node; the PostHog-style ones (``timeout``, ``shutdown_timeout``,
 ``poll_interval``, ``retry_backoff``) are seconds, as in posthog-python. The
 canonical form is seconds throughout.
 
+An unknown name gets the near-miss it most likely meant (``flushat`` -> ``flushAt``);
+an option of another SDK we refuse says what to use instead; a Segment API host is
+refused (a PostHog body sent there is lost); analytics-node 0.x's ``endpoints`` is
+accepted and ignored, with one warning per process.
+
 The environment is read here, once per ``parse_options`` (so once per ``init``):
 ``POSTHOG_CAPTURE_MODE`` and ``POSTHOG_CAPTURE_COMPRESSION`` when the matching option
 is not given, as posthog-python reads them. A bad option value is a
@@ -42,7 +47,16 @@ from ._config import (
     FlagsConfig,
     FlushPolicy,
 )
-from ._spellings import ALIASES, REFUSED, SPEC, posthog_ingestion_host
+from ._spellings import (
+    ALIASES,
+    CAMEL,
+    REFUSED,
+    SEGMENT_HOSTS,
+    SPEC,
+    camel_case,
+    did_you_mean,
+    posthog_ingestion_host,
+)
 from .errors import ConfigurationError
 
 __all__ = ["CAPTURE_COMPRESSION_ENV", "CAPTURE_MODE_ENV", "parse_options", "snake_case"]
@@ -92,15 +106,18 @@ def parse_options(options: Optional[Mapping[str, Any]] = None, **kwargs: Any) ->
         for raw_name, value in source.items():
             if not isinstance(raw_name, str):
                 raise ConfigurationError(f"option name {raw_name!r} is not a string")
-            name = snake_case(raw_name)
+            name = CAMEL.get(raw_name) or snake_case(raw_name)
             name = ALIASES.get(name, name)
             if name in REFUSED:
                 raise ConfigurationError(
                     f"option {raw_name!r} is not supported: {REFUSED[name]}", option=raw_name
                 )
             if name not in SPEC:
-                raise ConfigurationError(f"unknown option {raw_name!r}", option=raw_name)
+                raise ConfigurationError(_unknown(raw_name), option=raw_name)
             section, field, kind, low = SPEC[name]
+            if kind == "ignored":
+                _ignore_once(raw_name)
+                continue
             checked = _check(raw_name, kind, low, value)
             if checked is None and kind in ("path", "patterns"):
                 merged[section].pop(field, None)  # None: the documented default
@@ -111,7 +128,7 @@ def parse_options(options: Optional[Mapping[str, Any]] = None, **kwargs: Any) ->
     if "flush_interval" in batch:  # posthog-python's: a partial batch leaves this late
         interval = batch.pop("flush_interval")
         batch.setdefault("flush_after", interval)
-        batch.setdefault("timer_interval", interval)
+        batch.setdefault("timer_interval", max(interval, 0.001))  # 0 would spin the worker
     _from_environment(merged["delivery"])
     root = merged["root"]
     if not root.get("secret"):
@@ -128,7 +145,38 @@ def parse_options(options: Optional[Mapping[str, Any]] = None, **kwargs: Any) ->
         root["host"] = posthog_ingestion_host(host.rstrip("/"))
         if not _usable_host(root["host"]):
             raise ConfigurationError("host is not a usable URL", option=spelled["host"])
+        hostname = (urllib.parse.urlsplit(root["host"]).hostname or "").rstrip(".")
+        if any(hostname == h or hostname.endswith("." + h) for h in SEGMENT_HOSTS):
+            raise ConfigurationError(
+                f"host {hostname!r} is Segment's API, which cannot read what analytics-compat "
+                "sends (PostHog's format): set host to your PostHog host "
+                "(https://us.i.posthog.com, https://eu.i.posthog.com, or your own)",
+                option=spelled["host"],
+            )
     return _build(root, merged)
+
+
+_KNOWN = frozenset(SPEC) | frozenset(ALIASES) | frozenset(REFUSED) | frozenset(CAMEL)
+_WARNED: set[str] = set()
+
+
+def _unknown(raw_name: str) -> str:
+    spellings = _KNOWN | {camel_case(name) for name in _KNOWN if name not in CAMEL}
+    meant = did_you_mean(raw_name, spellings - {"flush_interval_ms"})
+    if meant is None:
+        return f"unknown option {raw_name!r}"
+    return f"unknown option {raw_name!r}; did you mean {meant!r}?"
+
+
+def _ignore_once(raw_name: str) -> None:
+    if raw_name in _WARNED:
+        return
+    _WARNED.add(raw_name)
+    logger.warning(
+        "option %r is ignored: analytics-compat posts to PostHog's capture endpoint "
+        "under host (analytics-node 0.x's Segment endpoints do not apply)",
+        raw_name,
+    )
 
 
 def _build(root: Dict[str, Any], merged: Dict[str, Dict[str, Any]]) -> ClientOptions:
@@ -201,9 +249,20 @@ def _check(name: str, kind: str, low: float, value: Any) -> Any:
         if value is not None and not isinstance(value, str):
             raise bad("a string or None")
         return value or None
-    if kind == "bool":
+    if kind in ("bool", "notbool"):
         if not isinstance(value, bool):
             raise bad("True or False")
+        return value if kind == "bool" else not value
+    if kind == "proxies":
+        if value is not None and not (
+            isinstance(value, Mapping)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        ):
+            raise bad("a mapping of scheme to proxy URL ({'https': 'http://proxy:3128'}) or None")
+        return None if value is None else dict(value)
+    if kind == "handler":
+        if value is not None and not isinstance(value, logging.Handler):
+            raise bad("a logging.Handler (or None)")
         return value
     if kind in ("int", "num", "ms"):
         is_int = isinstance(value, int) and not isinstance(value, bool)

@@ -133,7 +133,7 @@ class Pipeline:
             try:
                 kept = stage.run(message, hint)
             except Exception:
-                logger.exception("analytics-compat: internal error in the %s stage", stage.name)
+                logger.exception("internal error in the %s stage", stage.name)
                 if not stage.fails_closed:
                     continue
                 kept = None

@@ -31,7 +31,7 @@ from ._events import (
     build_group_identify,
     build_set,
 )
-from ._legacy import legacy_alias, legacy_identify, normalize
+from ._legacy import fields_of, legacy_alias, legacy_identify, normalize
 from ._pipeline import Hint
 from .errors import ValidationError
 
@@ -192,25 +192,35 @@ def node_group_identify(message: Mapping[Any, Any]) -> Built:
 
 # -- the calls that take several shapes -----------------------------------------------
 def identify_message(message: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Built:
-    """Every ``identify`` form: analytics-node's mapping, posthog-node's, or PostHog's
-    ``identify(distinct_id, properties)``."""
+    """Every ``identify`` form: analytics-node's mapping, posthog-node's, PostHog's
+    ``identify(distinct_id, properties)`` and segment-python's ``identify(user_id,
+    traits, context, timestamp, anonymous_id, integrations, message_id)`` (the same
+    call for its first two arguments; ``properties=`` is PostHog's name for traits)."""
     if is_node_identify(message) and not args and not kwargs:
         return node_identify(message)
-    if len(args) > 1 or (args and not isinstance(message, (str, int))):
+    if args and isinstance(message, Mapping):
         raise ValidationError(
-            "identify() takes a message mapping, or (distinct_id, properties)",
-            field="properties",
+            "identify() takes a message mapping alone, or (user_id, traits, ...)",
+            field="traits",
         )
-    if isinstance(message, (str, int)) and not isinstance(message, bool):
-        props = args[0] if args else kwargs.pop("properties", None)
-        geoip = kwargs.pop("disable_geoip", None)
-        built = build_set(message, props, event="$identify", **kwargs)
-        return with_geoip(built, geoip), None
-    return legacy_identify(normalize("identify", message, kwargs)), None
+    geoip = kwargs.pop("disable_geoip", None)
+    if "properties" in kwargs and "traits" not in kwargs:
+        kwargs["traits"] = kwargs.pop("properties")
+    return with_geoip(legacy_identify(fields_of("identify", message, args, kwargs)), geoip), None
 
 
-def alias_message(message: Any, to: Any, kwargs: Dict[str, Any]) -> Built:
-    """Every ``alias`` form: ``{from, to}``, ``(old, new)``, keywords, posthog-node's."""
+# Keywords only segment-python's alias takes: with one of them, it is that call.
+_SEGMENT_ALIAS = frozenset({"user_id", "context", "integrations", "message_id"})
+
+
+def alias_message(
+    message: Any, to: Any, kwargs: Dict[str, Any], args: Tuple[Any, ...] = ()
+) -> Built:
+    """Every ``alias`` form: ``{from, to}``, ``(old, new)``, keywords, posthog-node's, and
+    segment-python's ``(previous_id, user_id, context, timestamp, integrations,
+    message_id)`` (a third argument, or one of its own keywords, says it is that one)."""
+    if args or not _SEGMENT_ALIAS.isdisjoint(kwargs):
+        return legacy_alias(fields_of("alias", message, (to, *args), kwargs)), None
     if is_node_alias(message) and to is None and not kwargs:
         return node_alias(message)
     if isinstance(message, Mapping) or (message is None and to is None and not kwargs):

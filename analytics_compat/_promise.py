@@ -1,8 +1,9 @@
 """MessagePromise: the per-message outcome handle that every call returns.
 
 Owns the settle-exactly-once state machine, analytics-node's ``.on('flush')`` /
-``.on('error')`` listeners (a listener attached after settling is called at once,
-on the caller's thread), and the Python forms ``wait``, ``result`` and ``await``.
+``.on('error')`` listeners (``'err'``, 0.x's name, is ``'error'``; a listener attached
+after settling is called at once, on the caller's thread), and the Python forms
+``wait``, ``result`` and ``await``.
 
 It is slim on purpose, because one exists per message: listener storage and the
 wait Event are created only when somebody asks for them, and all promises share
@@ -28,6 +29,7 @@ __all__ = ["MessagePromise", "PromiseState", "lock", "settle_all"]
 
 _LOCK = threading.Lock()
 _EVENTS = ("flush", "error")
+_ALIASES = {"err": "error"}  # analytics-node 0.x's README: promise.on('err', fn)
 
 
 class PromiseState(enum.Enum):
@@ -70,6 +72,7 @@ class MessagePromise:
     add_listener = on
 
     def remove_listener(self, event: str, listener: Listener) -> None:
+        event = _ALIASES.get(event, event)
         with _LOCK:
             if self._listeners:
                 self._listeners = [
@@ -77,6 +80,7 @@ class MessagePromise:
                 ]
 
     def _add(self, event: str, listener: Listener, *, once: bool) -> MessagePromise:
+        event = _ALIASES.get(event, event)
         if event not in _EVENTS:
             raise ValueError(f"a MessagePromise emits 'flush' or 'error', not {event!r}")
         if not callable(listener):

@@ -1,280 +1,155 @@
-"""Segment messages -> the analytics-node calls that send them (pure).
+"""Segment's spec as PostHog reads it: message ids, page and screen, segment-python's calls.
 
-Owns the reading of one Segment message, in the spec's shape that Segment's exports
-and raw logs write (``type``, ``messageId``, ``userId`` / ``anonymousId``,
-``timestamp``, ``context``, and per type ``event`` / ``properties`` / ``traits`` /
-``name`` / ``category`` / ``groupId`` / ``previousId``), as the analytics-node call
-whose fields produce the PostHog event, so a Segment message and the same call made
-live through the client end as the same event:
+Owns three pure translations, shared by the Segment call shapes (``_legacy``, the
+client) and the historical import:
 
-=========  ===================================================================
-identify   ``identify({userId, anonymousId, traits})`` -> ``$identify``; with
-           both ids, ``$anon_distinct_id`` = anonymousId (so PostHog joins the
-           anonymous history to the person, as PostHog's Segment destination does)
-track      ``track({userId, anonymousId, event, properties})`` -> the event
-page       ``track`` of ``$pageview`` with ``page_properties``
-screen     ``track`` of ``$screen`` with ``screen_properties``
-group      ``group({groupId, userId, anonymousId, traits})`` -> ``$groupidentify``
-           (``$group_type``: the client's ``group_type``; Segment has none)
-alias      ``alias({previousId, userId})`` -> ``$create_alias`` sent as previousId,
-           ``alias`` = userId (the library's alias direction)
-=========  ===================================================================
+- ``message_uuid``: a Segment ``messageId`` -> the event's ``uuid``. A messageId that
+  is a UUID is that UUID; any other is the name-based ``uuid5(MESSAGE_ID_NAMESPACE,
+  messageId)``, so the same message sent twice is one event (PostHog and the dev
+  server keep one event per uuid) and a re-run import duplicates nothing;
+- ``page_properties`` / ``screen_properties``: Segment's ``page`` and ``screen`` ->
+  the properties of PostHog's ``$pageview`` / ``$screen``: ``$current_url`` /
+  ``$pathname`` / ``$referrer`` from ``properties.url`` / ``.path`` / ``.referrer``,
+  else from ``context.page``'s same fields (a ``$current_url`` the properties already
+  hold is kept; ``url``, ``path`` and ``referrer`` stay as given, so nothing the user
+  sent is lost); a screen's ``name`` -> ``$screen_name``; ``name`` (a page's) and
+  ``category`` kept as properties. A live ``page()`` call and an imported ``page``
+  message with the same fields are the same event;
+- ``segment_fields``: segment-analytics-python's positional arguments, in its order
+  (``track(user_id, event, properties, context, timestamp, anonymous_id,
+  integrations, message_id)`` and the rest, ``POSITIONAL``) -> analytics-node's field
+  names, which ``_legacy`` reads. Keywords are ``_legacy.normalize``'s business.
 
-Every message keeps its ``context`` (``ip`` -> ``$ip``, ``userAgent`` ->
-``$raw_user_agent``, the rest under ``$context``, by ``_legacy``); ``integrations``
-and Segment's bookkeeping (``sentAt``, ``receivedAt``, ``channel``, ``version``, ...)
-are not sent. An empty-string ``userId`` / ``anonymousId`` counts as absent.
+``MESSAGE_ID_NAMESPACE`` is the one namespace of the package: the import command
+(``_segment_export``) derives its uuids here too, so an event sent live with a
+messageId and later imported from Segment's export with the same one is stored once.
 
-The event's uuid (``segment_uuid``): a ``messageId`` that is a UUID is that UUID;
-any other ``messageId`` gives ``uuid5(SEGMENT_NAMESPACE, messageId)``; a message
-without one gives ``uuid5(SEGMENT_NAMESPACE, "content:" + its canonical JSON)``. So
-the same message always becomes the same event, and PostHog (which deduplicates by
-uuid) stores it once however often it is sent. ``SEGMENT_NAMESPACE`` is
-``uuid5(NAMESPACE_URL, "analytics-compat:segment:messageId")`` =
-``50b4931e-799f-5117-8269-4d2011ac6ade``, fixed forever: changing it would make
-every re-import a duplicate.
-
-The timestamp (``segment_timestamp``): ``timestamp`` (Segment's clock-corrected
-time), else ``originalTimestamp``, ``receivedAt``, ``sentAt``; fractions of a second
-of any length are written with six digits (Python 3.9 reads only 3 or 6).
-
-Knows nothing about clients, queues, files or HTTP: its functions take a mapping
-and return plain values (``segment_message`` builds the ``Message`` with ``_legacy``).
+Knows nothing about clients, queues or HTTP; imports nothing of the package but the
+error classes and the JSON-safe check.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 import uuid
 from collections.abc import Mapping
 from typing import Any, Dict, Optional, Tuple
 
-from ._events import Message
-from ._legacy import legacy_alias, legacy_group, legacy_identify, legacy_track
+from ._jsonsafe import not_a_name
 from .errors import ValidationError
 
 __all__ = [
-    "SEGMENT_NAMESPACE",
-    "SEGMENT_TYPES",
-    "content_uuid",
-    "legacy_fields",
+    "MESSAGE_ID_NAMESPACE",
+    "POSITIONAL",
+    "is_positional_id",
     "message_uuid",
     "page_properties",
     "screen_properties",
-    "segment_message",
-    "segment_timestamp",
-    "segment_uuid",
+    "segment_fields",
 ]
 
-SEGMENT_NAMESPACE = uuid.UUID("50b4931e-799f-5117-8269-4d2011ac6ade")
-SEGMENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+# uuid5(NAMESPACE_URL, "https://segment.com/docs/connections/spec/common/#messageid"):
+# fixed forever, or re-sent messages would stop matching the events they made.
+MESSAGE_ID_NAMESPACE = uuid.UUID("ae07bd7c-32c3-58d5-802e-6973d5c93a91")
 
-# The analytics-node call each type becomes.
-_CALL = {
-    "identify": "identify",
-    "track": "track",
-    "page": "track",
-    "screen": "track",
-    "group": "group",
-    "alias": "alias",
+_COMMON = ("context", "timestamp", "anonymous_id", "integrations", "message_id")
+_VIEW = ("user_id", "category", "name", "properties", *_COMMON)
+# segment-analytics-python 2.x's parameters, in its order (after ``self``).
+POSITIONAL: Dict[str, Tuple[str, ...]] = {
+    "identify": ("user_id", "traits", *_COMMON),
+    "track": ("user_id", "event", "properties", *_COMMON),
+    "page": _VIEW,
+    "screen": _VIEW,
+    "group": ("user_id", "group_id", "traits", *_COMMON),
+    "alias": ("previous_id", "user_id", "context", "timestamp", "integrations", "message_id"),
 }
-_TIME_FIELDS = ("timestamp", "originalTimestamp", "receivedAt", "sentAt")
-_FRACTION = re.compile(r"(?<=T\d\d:\d\d:\d\d\.)(\d+)")
-_CANONICAL = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
-_NAMESPACE_BYTES = SEGMENT_NAMESPACE.bytes
-# "2021-03-24T18:12:01.123Z": three digits already, nothing to rewrite
-_SEGMENT_STYLE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z").fullmatch
+_CAMEL = {
+    "user_id": "userId",
+    "anonymous_id": "anonymousId",
+    "group_id": "groupId",
+    "message_id": "messageId",
+    "previous_id": "previousId",
+}
 
 
-def _name_based(text: str) -> str:
-    """``str(uuid.uuid5(SEGMENT_NAMESPACE, text))``, without the UUID objects (hot path)."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + text.encode("utf-8")).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def message_uuid(message_id: Any) -> str:
-    """The event uuid for a Segment ``messageId`` (see the module)."""
-    text = str(message_id)
-    if _CANONICAL.fullmatch(text):
-        return text.lower()
-    # what uuid.UUID(text) reads as 32 hex digits (braces, "urn:uuid:", dashes anywhere)
-    digits = text.replace("urn:", "").replace("uuid:", "").strip("{}").replace("-", "")
-    if len(digits) == 32:
-        try:
-            return str(uuid.UUID(digits))
-        except ValueError:
-            pass
-    return _name_based(text)
-
-
-def content_uuid(message: Mapping[str, Any]) -> str:
-    """The event uuid for a message without a ``messageId``: a digest of its content."""
+def message_uuid(message_id: Any, field: str = "messageId") -> Optional[str]:
+    """The event uuid for a Segment messageId (None: none given); see the module."""
+    if message_id is None:
+        return None
+    if isinstance(message_id, uuid.UUID):
+        return str(message_id)
+    if isinstance(message_id, int) and not isinstance(message_id, bool):
+        message_id = str(message_id)  # segment-python sends str(message_id)
+    if not isinstance(message_id, str) or not message_id:
+        raise not_a_name(message_id, field, ints=True)
     try:
-        text = json.dumps(
-            message, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-        )
-    except (TypeError, ValueError):  # keys of mixed types cannot be sorted
-        text = repr(message)
-    return _name_based("content:" + text)
+        return str(uuid.UUID(message_id))
+    except ValueError:
+        return str(uuid.uuid5(MESSAGE_ID_NAMESPACE, message_id))
 
 
-def segment_uuid(message: Mapping[str, Any]) -> str:
-    """``message_uuid(messageId)``, or ``content_uuid`` when there is no messageId."""
-    message_id = message.get("messageId")
-    if message_id is None or message_id == "":
-        return content_uuid(message)
-    return message_uuid(message_id)
+def _optional_text(value: Any, field: str) -> Optional[str]:
+    if isinstance(value, str):
+        return value if value else None
+    if value is None:
+        return None
+    raise ValidationError(f"{field} must be a string, not {type(value).__name__}", field=field)
 
 
-def segment_timestamp(message: Mapping[str, Any]) -> Any:
-    """The message's time (see the module), or None if it carries none."""
-    for name in _TIME_FIELDS:
-        value = message.get(name)
-        if value is not None and value != "":
-            # the common case, Segment's own "2021-03-24T18:12:01.123Z", needs no search
-            if isinstance(value, str) and not _SEGMENT_STYLE(value):
-                match = _FRACTION.search(value)
-                if match is not None and len(match.group(1)) not in (3, 6):
-                    digits = (match.group(1) + "000000")[:6]
-                    value = value[: match.start(1)] + digits + value[match.end(1) :]
-            return value
-    return None
+def _name_and_category(props: Dict[str, Any], name: Any, category: Any) -> Optional[str]:
+    text = _optional_text(category, "category")
+    if text is not None:
+        props.setdefault("category", text)  # the spec: "added to the properties object"
+    return _optional_text(name, "name")
 
 
-def _context_page(message: Mapping[str, Any]) -> Mapping[str, Any]:
-    context = message.get("context")
+def page_properties(
+    props: Dict[str, Any], name: Any, category: Any, context: Optional[Mapping[str, Any]]
+) -> Dict[str, Any]:
+    """A ``$pageview``'s properties from a page's (a JSON-safe copy, changed in place)."""
     page = context.get("page") if isinstance(context, Mapping) else None
-    return page if isinstance(page, Mapping) else {}
-
-
-def _properties(message: Mapping[str, Any]) -> Any:
-    props = message.get("properties")
-    if props is None:
-        return {}
-    # not a mapping: returned as is, so the call's validation names the field
-    return dict(props) if isinstance(props, Mapping) else props
-
-
-def _keep(props: Dict[str, Any], key: str, value: Any) -> None:
-    if value is not None and value != "" and key not in props:
-        props[key] = value
-
-
-def page_properties(message: Mapping[str, Any]) -> Any:
-    """A Segment ``page``'s properties as ``$pageview``'s.
-
-    The message's ``properties``, plus ``$current_url`` / ``$pathname`` /
-    ``$referrer`` from ``properties.url`` / ``.path`` / ``.referrer``, else from
-    ``context.page``'s same fields; ``name`` and ``category`` kept as properties of
-    those names. What the properties already hold is never overwritten.
-    """
-    props = _properties(message)
-    if not isinstance(props, dict):
-        return props
-    page = _context_page(message)
-    for key, field in (("$current_url", "url"), ("$pathname", "path"), ("$referrer", "referrer")):
-        _keep(props, key, props.get(field) or page.get(field))
-    _keep(props, "name", message.get("name"))
-    _keep(props, "category", message.get("category"))
+    for key, prop in (("url", "$current_url"), ("path", "$pathname"), ("referrer", "$referrer")):
+        if prop in props:
+            continue  # given as PostHog names it: the caller's own choice
+        # the page's own properties win over the context's (its copy, often stale)
+        value = props.get(key)
+        if not isinstance(value, str) or not value:
+            value = page.get(key) if isinstance(page, Mapping) else None
+        if isinstance(value, str) and value:
+            props[prop] = value
+    name = _name_and_category(props, name, category)
+    if name is not None:
+        props.setdefault("name", name)
     return props
 
 
-def screen_properties(message: Mapping[str, Any]) -> Any:
-    """A Segment ``screen``'s properties as ``$screen``'s: ``$screen_name`` from ``name``
-    (else ``properties.name``); ``name`` and ``category`` kept, as for a page."""
-    props = _properties(message)
-    if not isinstance(props, dict):
-        return props
-    _keep(props, "$screen_name", message.get("name") or props.get("name"))
-    _keep(props, "name", message.get("name"))
-    _keep(props, "category", message.get("category"))
+def screen_properties(props: Dict[str, Any], name: Any, category: Any) -> Dict[str, Any]:
+    """A ``$screen``'s properties from a screen's (a JSON-safe copy, changed in place)."""
+    name = _name_and_category(props, name, category)
+    if name is not None:
+        props.setdefault("$screen_name", name)
     return props
 
 
-def _id(message: Mapping[str, Any], name: str) -> Any:
-    value = message.get(name)
-    return None if value == "" else value
+def is_positional_id(value: Any) -> bool:
+    """Does a call's first argument start segment-python's positional form (an id)?"""
+    return isinstance(value, (str, int)) and not isinstance(value, bool)
 
 
-def legacy_fields(message: Any, *, uuid: Optional[str] = None) -> Tuple[str, Dict[str, Any]]:
-    """``(call, fields)``: the analytics-node call (``identify``, ``track``, ``group`` or
-    ``alias``) and the mapping to give it, for one Segment message.
-
-    ``uuid`` defaults to ``segment_uuid(message)``. Raises ``ValidationError`` for a
-    message that is not a mapping or whose ``type`` is not one of ``SEGMENT_TYPES``;
-    what is wrong inside a known type is left to the call, which names the field.
-    """
-    if not isinstance(message, Mapping):
+def segment_fields(call: str, first: Any, rest: Tuple[Any, ...]) -> Dict[str, Any]:
+    """segment-python's positional arguments as analytics-node's fields (None: not given)."""
+    order = POSITIONAL[call]
+    given = (first, *rest)
+    if len(given) > len(order):
         raise ValidationError(
-            f"a Segment message is a JSON object, not {type(message).__name__}", field="message"
+            f"{call}() takes at most {len(order)} positional arguments, in segment-python's "
+            f"order ({', '.join(order)}); it was given {len(given)}",
+            field=order[-1],
         )
-    kind = message.get("type")
-    call = _CALL.get(kind) if isinstance(kind, str) else None
-    if call is None:
-        if kind is None:
-            raise ValidationError("the message has no type", field="type")
+    if first is not None and not is_positional_id(first):
         raise ValidationError(
-            f"unknown message type {str(kind)[:40]!r} (expected one of {', '.join(SEGMENT_TYPES)})",
-            field="type",
+            f"{call}() takes a message mapping (analytics-node), or segment-python's "
+            f"({', '.join(order[:3])}, ...) with {order[0]} a string or an int, not "
+            f"{type(first).__name__}",
+            field=order[0],
         )
-    fields: Dict[str, Any] = {
-        "uuid": segment_uuid(message) if uuid is None else uuid,
-        "timestamp": segment_timestamp(message),
-    }
-    if message.get("context") is not None:
-        fields["context"] = message["context"]
-    user, anonymous = _id(message, "userId"), _id(message, "anonymousId")
-    if call == "alias":
-        previous = _id(message, "previousId")
-        if previous is None:  # the call would name its own field, ``from``
-            raise ValidationError("an alias needs previousId", field="previousId")
-        fields["previousId"] = previous
-        fields["userId"] = user
-        return call, fields
-    fields["userId"] = user
-    fields["anonymousId"] = anonymous
-    if kind == "identify":
-        traits = message.get("traits")
-        if (
-            user is not None
-            and anonymous is not None
-            and (traits is None or isinstance(traits, Mapping))
-        ):
-            traits = {**(traits or {}), "$anon_distinct_id": anonymous}
-        fields["traits"] = traits
-    elif kind == "group":
-        fields["groupId"] = message.get("groupId")
-        fields["traits"] = message.get("traits")
-    elif kind == "track":
-        fields["event"] = message.get("event")
-        fields["properties"] = message.get("properties")
-    elif kind == "page":
-        fields["event"] = "$pageview"
-        fields["properties"] = page_properties(message)
-    else:
-        fields["event"] = "$screen"
-        fields["properties"] = screen_properties(message)
-    return call, fields
-
-
-def segment_message(message: Any, group_type: str = "company") -> Message:
-    """The ``Message`` a Segment message becomes (what ``legacy_fields``' call builds).
-
-    ``group_type`` is the ``$group_type`` of a ``group`` (the client's option).
-    Raises ``ValidationError`` naming the field for a message that cannot be sent.
-    """
-    call, fields = legacy_fields(message)
-    if call == "identify":
-        return legacy_identify(fields)
-    if call == "track":
-        return legacy_track(fields)
-    if call == "group":
-        return legacy_group(fields, group_type)
-    return legacy_alias(fields)
+    return {_CAMEL.get(name, name): value for name, value in zip(order, given) if value is not None}

@@ -94,7 +94,19 @@ class ClientClosedError(AnalyticsError, RuntimeError):
 
 
 class DeliveryError(AnalyticsError):
-    """A message could not be delivered. Never raised on the caller's thread."""
+    """A message could not be delivered. Never raised on the caller's thread.
+
+    ``url`` is where it was being sent (scheme, host, port and path: never a key or
+    a query string) when a request was involved, else None. ``operation`` says what
+    failed: ``"delivery"`` (sending events) or ``"feature flags"`` (a flags request:
+    the client's ``error`` listeners hear about those too).
+    """
+
+    operation = "delivery"
+
+    def __init__(self, message: str = "", *, url: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.url = url
 
 
 class QueueFullError(DeliveryError):
@@ -105,20 +117,52 @@ class EncodingError(DeliveryError):
     """The message could not be encoded as JSON, or its encoding exceeds the per-event cap."""
 
 
+_KEYS = {
+    "project": "the project API key (the 'secret' option, phc_...)",
+    "personal": "the personal API key (the 'personal_api_key' option, phx_...)",
+}
+
+
+def _status_hint(status: int, credential: str) -> str:
+    """What a person should check after this status (the same words whichever endpoint)."""
+    key = _KEYS.get(credential, _KEYS["project"])
+    if status == 401:
+        return f"{key} was not accepted: check that it is a key of a project on this host"
+    if status == 403:
+        return f"{key} is not allowed to do this: check its project and its scopes"
+    if status == 404:
+        return "nothing answers at this path: check that host points at a PostHog server"
+    return ""
+
+
 class HTTPStatusError(DeliveryError):
     """The server answered with a non-2xx status.
 
     ``status_code`` is the HTTP status; ``retryable`` tells whether the library
-    retried it (408, 429 and 5xx are retried; other 4xx are not).
+    retried it (408, 429 and 5xx are retried; other 4xx are not). The text names
+    ``url``, says what to check for 401 / 403 / 404 (``credential`` is the key the
+    request carried: ``"project"`` or ``"personal"``), then what the server said.
     """
 
-    def __init__(self, status_code: int, *, retryable: bool, detail: str = "") -> None:
-        text = f"server answered HTTP {status_code}"
+    def __init__(
+        self,
+        status_code: int,
+        *,
+        retryable: bool,
+        detail: str = "",
+        url: Optional[str] = None,
+        credential: str = "project",
+    ) -> None:
+        text = f"{url or 'the server'} answered HTTP {status_code}"
+        hint = _status_hint(status_code, credential)
+        if hint:
+            text = f"{text}: {hint}"
         if detail:
-            text = f"{text}: {detail}"
-        super().__init__(text)
+            text = f"{text} (the server said: {detail})"
+        super().__init__(text, url=url)
         self.status_code = status_code
         self.retryable = retryable
+        self.credential = credential
 
 
 class TransportError(DeliveryError):
@@ -129,9 +173,10 @@ class RetriesExhaustedError(DeliveryError):
     """A retryable failure persisted through every attempt; ``last_error`` is the final one."""
 
     def __init__(self, attempts: int, last_error: DeliveryError) -> None:
-        super().__init__(f"gave up after {attempts} attempts: {last_error}")
+        super().__init__(f"gave up after {attempts} attempts: {last_error}", url=last_error.url)
         self.attempts = attempts
         self.last_error = last_error
+        self.operation = last_error.operation
 
 
 class ShutdownTimeoutError(DeliveryError):
@@ -141,10 +186,17 @@ class ShutdownTimeoutError(DeliveryError):
     the deadline came (a hung server, say), else None (it was still queued).
     """
 
-    def __init__(self, message: str, *, last_error: Optional[DeliveryError] = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        last_error: Optional[DeliveryError] = None,
+        url: Optional[str] = None,
+    ) -> None:
         if last_error is not None:
             message = f"{message} (last attempt: {last_error})"
-        super().__init__(message)
+            url = url or last_error.url
+        super().__init__(message, url=url)
         self.last_error = last_error
 
 
@@ -155,7 +207,14 @@ class EventDroppedError(DeliveryError):
     name), or the server. ``details`` carries what the server said, when it said it.
     """
 
-    def __init__(self, message: str, *, reason: str, details: Optional[str] = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        details: Optional[str] = None,
+        url: Optional[str] = None,
+    ) -> None:
+        super().__init__(message, url=url)
         self.reason = reason
         self.details = details

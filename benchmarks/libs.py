@@ -165,7 +165,10 @@ class AnalyticsCompat(Lib):
         return lambda uid, p: track({"userId": uid, "event": EVENT, "properties": p})
 
     def flush(self, client: Any) -> None:
-        if not client.flush(timeout=600):
+        result = client.flush(timeout=600)
+        # A FlushResult is false when a message failed too; only a timeout raises here
+        # (and an older analytics_compat returned a bool).
+        if not getattr(result, "settled", result):
             raise RuntimeError("analytics_compat flush timed out")
 
     def dropped(self, client: Any) -> Optional[int]:

@@ -57,6 +57,27 @@ def table(header: List[str], rows: List[List[str]]) -> str:
     return "\n".join(out)
 
 
+def protocol_note(res: Dict[str, Any], scen: str, key: str, unit: str) -> List[str]:
+    """The sentence under a table with (v1) rows: what they are, and v1 against v0."""
+    pair = res.get(scen + "_v1")
+    if not pair:
+        return [
+            "No capture v1 rows in this run (a run made before the v0/v1 pairs, or with "
+            "`--capture-mode`, which keeps one protocol throughout).\n"
+        ]
+    parts = []
+    for lib, e in pair.get("libs", {}).items():
+        v0, v1 = res.get(scen, {}).get("libs", {}).get(lib, {}).get(key), e.get(key)
+        if v0 and v1:
+            parts.append(f"{NAMES[lib]} {f(v1 / v0, 2)}×")
+    return [
+        'Rows marked (v1): the same measurement with `capture_mode="v1"` '
+        "(`POST /i/v1/analytics/events`, a result per event), in the same run; their ratio "
+        "column compares with analytics_compat (v1). v1 ÷ v0 "
+        f"({unit}, medians): " + (", ".join(parts) or "–") + ".\n"
+    ]
+
+
 def render(doc: Dict[str, Any]) -> str:
     meta, res, targets = doc["meta"], doc["results"], doc["targets"]
     p = meta["params"]
@@ -145,6 +166,20 @@ def render(doc: Dict[str, Any]) -> str:
                     ratio(four.get("libs", {}).get("analytics_compat", {}), lib),
                 ]
             )
+        v1 = res.get("calls_1t_v1", {}).get("libs", {})
+        for lib in (x for x in libs if x in v1):
+            e = v1[lib]
+            rows.append(
+                [
+                    NAMES[lib] + " (v1)",
+                    f(e.get("us_per_call")),
+                    ratio(v1.get("analytics_compat", {}), lib),
+                    f(e.get("calls_per_s"), 0),
+                    "–",
+                    "–",
+                    "–",
+                ]
+            )
         w(
             table(
                 [
@@ -160,6 +195,8 @@ def render(doc: Dict[str, Any]) -> str:
             )
             + "\n"
         )
+
+        out.extend(protocol_note(res, "calls_1t", "us_per_call", "µs/call"))
 
     if "drain" in res:
         d = res["drain"]
@@ -184,6 +221,19 @@ def render(doc: Dict[str, Any]) -> str:
                     f(e.get("flush_s")),
                 ]
             )
+        v1 = res.get("drain_v1", {}).get("libs", {})
+        for lib in (x for x in libs if x in v1):
+            e = v1[lib]
+            rows.append(
+                [
+                    NAMES[lib] + " (v1)",
+                    f(e.get("events_per_s"), 0),
+                    ratio(v1.get("analytics_compat", {}), lib),
+                    f(e.get("total_s")),
+                    f(e.get("enqueue_s")),
+                    f(e.get("flush_s")),
+                ]
+            )
         w(
             table(
                 [
@@ -198,6 +248,7 @@ def render(doc: Dict[str, Any]) -> str:
             )
             + "\n"
         )
+        out.extend(protocol_note(res, "drain", "events_per_s", "events/s"))
         if "drain_hold" in res:
             h = res["drain_hold"]["libs"]["analytics_compat"]
             w(

@@ -11,7 +11,8 @@ See benchmarks/README.md for what each scenario measures. This module owns the
 command line, the sizes, the scenarios with the benchmark's common settings (calls,
 drain, memory, latency, import) and the order of a run; the library-defaults
 scenarios are in ``benchmarks.run_defaults``, flags in ``benchmarks.run_flags``, the
-targets and profiles in ``benchmarks.targets``, the plumbing in ``benchmarks.harness``.
+capture v1 pairs of calls and drain in ``benchmarks.run_protocols``, the targets and
+profiles in ``benchmarks.targets``, the plumbing in ``benchmarks.harness``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from benchmarks.harness import (
 )
 from benchmarks.run_defaults import scenario_flags_defaults, scenario_flood
 from benchmarks.run_flags import scenario_flags
+from benchmarks.run_protocols import scenario_calls_v1, scenario_drain_v1
 from benchmarks.targets import PROFILE_CFG, evaluate_targets, take_profiles, wanted_profiles
 
 LIBS = ["analytics_compat", "posthog", "segment"]
@@ -387,6 +389,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         "flags": scenario_flags,
         "flags_defaults": scenario_flags_defaults,
     }
+    # v0/v1 pairs of the call cost and the drain, unless the whole run has one protocol
+    pairs = {} if args.capture_mode else {"calls": scenario_calls_v1, "drain": scenario_drain_v1}
     try:
         for scen in scenarios:
             log(f"[{scen}]")
@@ -394,6 +398,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                 results.update(scenario_import(libs, params, checks))
                 continue
             results.update(runners[scen](sink, libs, params, checks, extra))
+            if scen in pairs:
+                log(f"[{scen}, capture_mode=v1]")
+                results.update(pairs[scen](sink, libs, params, checks))
         targets = evaluate_targets(results)
         profiles: Dict[str, Any] = {}
         wanted = wanted_profiles(profile_mode, targets, results)

@@ -19,7 +19,8 @@ from typing import Any, Dict, Iterator
 import pytest
 
 from analytics_compat.errors import ConfigurationError
-from benchmarks import libs
+from benchmarks import libs, run_protocols
+from benchmarks.harness import Checks
 from benchmarks.targets import evaluate_targets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,9 +60,15 @@ def test_quick_benchmark_run_passes_its_correctness_checks(tmp_path: Path) -> No
     for scen in ("flood_1t", "flood_4t", "flags_defaults"):
         entry = doc["results"][scen]["libs"]["posthog"]
         assert entry["runs"] == 1 and entry["lost"] is not None, scen  # peers measured too
+    for lib in ("analytics_compat", "posthog"):  # the v0/v1 pairs ran, really in v1
+        for scen in ("calls_1t_v1", "drain_v1"):
+            assert (lib, f"{scen}: every request used capture v1") in ran, (lib, scen)
+            assert (lib, f"{scen}: every event arrived exactly once") in ran, (lib, scen)
+            assert doc["results"][scen]["libs"][lib]["runs"] == 1
     report = (tmp_path / "quick.md").read_text()
     assert "## 7. Flood with library defaults" in report
     assert "## 8. Flags loop with library defaults" in report
+    assert "| analytics_compat (v1) |" in report and "| posthog-python (v1) |" in report
 
 
 def _results(ac_lost: int, posthog_lost: int) -> Dict[str, Any]:
@@ -87,6 +94,28 @@ def test_loss_target_is_a_tenth_of_posthogs_and_zero_when_posthog_loses_nothing(
     )
     assert target["met"] is met
     assert target["threshold"] == max(0, posthog_lost / 10)
+
+
+@pytest.mark.parametrize(
+    ("paths", "ok"),
+    [
+        ({"/i/v1/analytics/events": 8, "/flags/definitions": 1}, True),
+        ({"/i/v1/analytics/events": 8, "/batch/": 1}, False),  # the option was half ignored
+        ({"/batch/": 8}, False),
+        ({}, False),
+    ],
+)
+def test_a_v1_pair_run_passes_only_if_every_capture_request_was_v1(
+    paths: Dict[str, int], ok: bool
+) -> None:
+    checks = Checks()
+    run_protocols._v1_path_check("drain_v1", checks)("posthog", {"sink": {"paths": paths}})
+    (check,) = checks.items
+    assert (check["name"], check["lib"], check["ok"]) == (
+        "drain_v1: every request used capture v1",
+        "posthog",
+        ok,
+    )
 
 
 @pytest.fixture

@@ -37,11 +37,13 @@ Make = Callable[..., analytics_compat.Client]
 
 
 def send(client: analytics_compat.Client, *names: str, **props: Any) -> List[MessagePromise]:
-    """Track ``names`` as one batch (the client must hold them: ``HOLD``) and flush."""
+    """Track ``names`` as one batch (the client must hold them: ``HOLD``) and flush.
+
+    Some of them may fail: the flush must have settled them all, not delivered them."""
     promises = [
         client.track({"userId": "user-1", "event": name, "properties": props}) for name in names
     ]
-    assert client.flush(timeout=10), "the flush did not complete"
+    assert client.flush(timeout=10).settled, "the flush did not complete"
     return promises
 
 
@@ -283,7 +285,9 @@ def test_drop_fails_exactly_that_promise_with_the_servers_details(
     assert isinstance(b.error, EventDroppedError), repr(b.error)
     assert b.error.reason == "server"
     assert b.error.details == "billing_limit_exceeded"
-    assert str(b.error) == "dropped by the server: billing_limit_exceeded"
+    assert str(b.error) == (
+        f"dropped by the server at {v1.url}/i/v1/analytics/events: billing_limit_exceeded"
+    )
     assert errors == [b.error], "the client's error listeners see the drop once"
     assert len(v1.requests) == 1, "a dropped event is not resent"
     assert [(f.count, f.uuids) for f in flushes] == [(2, (a.uuid, c.uuid))]
@@ -389,7 +393,10 @@ def test_a_v1_error_body_gives_the_error_its_description(make_v1: Make, v1: V1Se
     error = promise.error
     assert isinstance(error, HTTPStatusError) and error.status_code == 400
     assert not error.retryable and len(v1.requests) == 1
-    assert str(error) == "server answered HTTP 400: created_at is not RFC 3339 ([redacted])"
+    assert str(error) == (
+        f"{v1.url}/i/v1/analytics/events answered HTTP 400 "
+        "(the server said: created_at is not RFC 3339 ([redacted]))"
+    )
     assert KEY[:6] not in str(error)
 
 
@@ -397,7 +404,11 @@ def test_a_refused_token_fails_at_once(make_v1: Make, v1: V1Server) -> None:
     client = make_v1(secret="phx_a_personal_key_not_a_project_key", **HOLD)
     (promise,) = send(client, "a")
     assert isinstance(promise.error, HTTPStatusError) and promise.error.status_code == 401
-    assert str(promise.error) == "server answered HTTP 401: not a project token"
+    assert str(promise.error) == (
+        f"{v1.url}/i/v1/analytics/events answered HTTP 401: the project API key (the "
+        "'secret' option, phc_...) was not accepted: check that it is a key of a project on "
+        "this host (the server said: not a project token)"
+    )
     assert len(v1.requests) == 1
 
 
@@ -429,7 +440,8 @@ def test_the_byte_caps_hold_as_in_v0(make_v1: Make, v1: V1Server) -> None:
         for i in range(6)
     ]
     big = client.track({"userId": "u", "event": "big", "properties": {"pad": "x" * 2000}})
-    assert client.flush(timeout=10)
+    result = client.flush(timeout=10)
+    assert (result.delivered, result.failed, result.pending) == (6, 1, 0)
     assert [p.error for p in small] == [None] * 6
     assert isinstance(big.error, EncodingError), repr(big.error)
     accepted(v1)

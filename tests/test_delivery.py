@@ -99,7 +99,9 @@ def test_413_splits_the_batch_and_an_oversized_event_fails_alone(
     client2 = make_client(flushAt=2, flush_policy="posthog", timerInterval=60_000)
     big = client2.track({"userId": "u", "event": "big"})
     small = client2.track({"userId": "u", "event": "small"})
-    assert client2.flush(timeout=10)
+    result = client2.flush(timeout=10)
+    assert not result and (result.delivered, result.failed, result.pending) == (1, 1, 0)
+    assert result.error is big.error
     assert isinstance(big.error, HTTPStatusError) and big.error.status_code == 413
     assert small.error is None
 
@@ -109,7 +111,8 @@ def test_an_event_over_the_size_cap_fails_alone(make_client: Any, sink: Sink) ->
     ok1 = client.track({"userId": "u", "event": "ok1"})
     huge = client.track({"userId": "u", "event": "huge", "properties": {"x": "y" * 5000}})
     ok2 = client.track({"userId": "u", "event": "ok2"})
-    assert client.flush(timeout=10)
+    result = client.flush(timeout=10)
+    assert not result and (result.delivered, result.failed, result.pending) == (2, 1, 0)
     assert isinstance(huge.error, EncodingError)
     assert ok1.error is None and ok2.error is None
     assert [e["event"] for e in sink.delivered()] == ["ok1", "ok2"]

@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional, Set
 
 import pytest
 
-from analytics_compat._segment import legacy_fields, segment_message
+from analytics_compat._segment_export import legacy_fields, segment_message
 from analytics_compat.cli.importer import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -95,7 +95,7 @@ def server(tmp_path: Path) -> Any:
 
 
 def _assert_stored_as_mapped(server: DevServer, expected: Expected) -> None:
-    """A sample of the lines, each against what ``_segment`` maps it to."""
+    """A sample of the lines, each against what ``_segment_export`` maps it to."""
     stored = {e["uuid"]: e for e in server.store.events()}
     checked = 0
     for path in expected.files:

@@ -73,7 +73,7 @@ def test_a_raising_stage_fails_open_unless_it_fails_closed(
     dropped = closed_client.track({"userId": "u", "event": "e"})
     assert isinstance(dropped.error, EventDroppedError) and dropped.error.reason == "scrubber"
     assert [r.getMessage() for r in caplog.records].count(
-        "analytics-compat: internal error in the enricher stage"
+        "internal error in the enricher stage"
     ) == 1
     caplog.clear()  # the stages were broken on purpose: not a library bug
 

@@ -1,8 +1,10 @@
-"""Segment messages -> PostHog events (``_segment``): the mapping, the uuid rule, the time.
+"""Segment messages -> PostHog events (``_segment_export`` over ``_segment``): the
+mapping, the uuid rule, the time.
 
 Pure functions, so these tests call them directly; the last ones check that the
-analytics-node call ``legacy_fields`` names, made on a real ``Client``, builds the
-same event as ``segment_message`` (the import command sends through those calls).
+call ``legacy_fields`` names, made on a real ``Client``, builds the same event as
+``segment_message`` (the import command sends through those calls). That live calls
+and the import store the same events is ``test_import_live``'s.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ import pytest
 
 from analytics_compat import Client, ValidationError
 from analytics_compat._segment import (
-    SEGMENT_NAMESPACE,
-    SEGMENT_TYPES,
-    content_uuid,
-    legacy_fields,
+    MESSAGE_ID_NAMESPACE,
     message_uuid,
     page_properties,
     screen_properties,
+)
+from analytics_compat._segment_export import (
+    SEGMENT_TYPES,
+    content_uuid,
+    legacy_fields,
     segment_message,
     segment_timestamp,
     segment_uuid,
@@ -31,24 +35,33 @@ WHEN_UTC = "2021-03-24T18:12:01.123000+00:00"
 
 
 def test_the_namespace_is_the_documented_one_and_never_changes() -> None:
-    assert uuid.uuid5(uuid.NAMESPACE_URL, "analytics-compat:segment:messageId") == SEGMENT_NAMESPACE
-    assert str(SEGMENT_NAMESPACE) == "50b4931e-799f-5117-8269-4d2011ac6ade"
+    spec = "https://segment.com/docs/connections/spec/common/#messageid"
+    assert uuid.uuid5(uuid.NAMESPACE_URL, spec) == MESSAGE_ID_NAMESPACE
+    assert str(MESSAGE_ID_NAMESPACE) == "ae07bd7c-32c3-58d5-802e-6973d5c93a91"
     # a fixed vector: a change of the rule would make every re-import a duplicate
-    assert message_uuid("ajs-next-1616620800000-abc") == "a88d2d42-4e87-53f7-b714-e464aa2eb37a"
+    assert message_uuid("ajs-next-1616620800000-abc") == "db29ec6e-ec19-5d07-bcc3-cc1675577368"
 
 
 def test_a_message_id_that_is_a_uuid_is_that_uuid() -> None:
     assert message_uuid("0F0E0D0C-0B0A-4908-8706-050403020100") == (
         "0f0e0d0c-0b0a-4908-8706-050403020100"
     )
+    assert message_uuid(uuid.UUID(int=5)) == str(uuid.UUID(int=5))
 
 
 def test_other_message_ids_give_a_name_based_uuid() -> None:
     made = message_uuid("node-5d41402abc4b2a76b9719d911017c592-x")
-    assert uuid.UUID(made).version == 5
-    assert made == str(uuid.uuid5(SEGMENT_NAMESPACE, "node-5d41402abc4b2a76b9719d911017c592-x"))
-    assert message_uuid(12345) == str(uuid.uuid5(SEGMENT_NAMESPACE, "12345"))
+    assert made is not None and uuid.UUID(made).version == 5
+    assert made == str(uuid.uuid5(MESSAGE_ID_NAMESPACE, "node-5d41402abc4b2a76b9719d911017c592-x"))
+    assert message_uuid(12345) == str(uuid.uuid5(MESSAGE_ID_NAMESPACE, "12345"))
     assert message_uuid("a") != message_uuid("b")
+
+
+@pytest.mark.parametrize("message_id", ["", True, 1.5, {"a": 1}, ["m"]])
+def test_a_message_id_that_is_not_a_name_is_refused(message_id: Any) -> None:
+    with pytest.raises(ValidationError) as caught:
+        message_uuid(message_id)
+    assert caught.value.field == "messageId"
 
 
 def test_a_message_without_message_id_gets_a_uuid_from_its_content() -> None:
@@ -59,6 +72,7 @@ def test_a_message_without_message_id_gets_a_uuid_from_its_content() -> None:
     assert segment_uuid(one) != segment_uuid(other)
     assert segment_uuid({**one, "messageId": ""}) == content_uuid({**one, "messageId": ""})
     assert segment_uuid({**one, "messageId": "m1"}) == message_uuid("m1")
+    assert segment_uuid({**one, "messageId": 0}) == message_uuid("0")  # 0 is an id
 
 
 def test_the_timestamp_is_segments_corrected_one_then_the_fallbacks() -> None:
@@ -106,6 +120,7 @@ def test_track() -> None:
             "$ip": "10.0.0.1",
             "$raw_user_agent": "UA",
             "$context": {"library": {"name": "analytics.js"}},
+            "$integrations": {"All": True},  # as a live call keeps them
         },
         "timestamp": WHEN_UTC,
         "uuid": message_uuid("m-1"),
@@ -156,20 +171,15 @@ def test_page_becomes_a_pageview_with_its_url() -> None:
 
 
 def test_page_properties_fall_back_to_the_context_and_never_overwrite() -> None:
-    message = {
-        "type": "page",
-        "name": "Home",
-        "properties": {"name": "Own name", "$current_url": "https://own.test/"},
-        "context": {"page": {"url": "https://ctx.test/", "referrer": "https://ref.test/"}},
-    }
-    props = page_properties(message)
+    context = {"page": {"url": "https://ctx.test/", "referrer": "https://ref.test/"}}
+    props = page_properties({"$current_url": "https://own.test/"}, "Home", None, context)
     assert props == {
-        "name": "Own name",
-        "$current_url": "https://own.test/",
+        "$current_url": "https://own.test/",  # set by the caller: kept
         "$referrer": "https://ref.test/",
+        "name": "Home",
     }
-    assert message["properties"] == {"name": "Own name", "$current_url": "https://own.test/"}
-    assert page_properties({"type": "page", "properties": ["x"]}) == ["x"]  # left to the call
+    props = page_properties({"path": "/own", "name": "Own"}, "Home", "Docs", {"page": "x"})
+    assert props == {"path": "/own", "$pathname": "/own", "name": "Own", "category": "Docs"}
 
 
 def test_screen_becomes_a_screen_event_with_its_name() -> None:
@@ -178,14 +188,18 @@ def test_screen_becomes_a_screen_event_with_its_name() -> None:
             "type": "screen",
             "userId": "u1",
             "name": "Home",
+            "category": "Feed",
             "properties": {"Feed Type": "private"},
             "timestamp": WHEN,
         }
     )
     assert event["event"] == "$screen"
-    assert event["properties"] == {"Feed Type": "private", "$screen_name": "Home", "name": "Home"}
-    props = screen_properties({"type": "screen", "properties": {"name": "From props"}})
-    assert props["$screen_name"] == "From props"
+    assert event["properties"] == {
+        "Feed Type": "private",
+        "$screen_name": "Home",
+        "category": "Feed",
+    }
+    assert screen_properties({"name": "From props"}, None, None) == {"name": "From props"}
 
 
 def test_group_and_alias() -> None:
@@ -221,6 +235,8 @@ def test_group_and_alias() -> None:
         ({"type": "alias", "userId": "u1"}, "previousId"),
         ({"type": "group", "userId": "u1"}, "groupId"),
         ({"type": "page", "userId": "u1", "properties": "x"}, "properties"),
+        ({"type": "page", "userId": "u1", "category": 7}, "category"),
+        ({"type": "track", "event": "E", "userId": "u", "messageId": {"a": 1}}, "messageId"),
     ],
 )
 def test_a_message_that_cannot_be_sent_names_the_field(message: Any, field: str) -> None:
@@ -249,6 +265,7 @@ def test_the_clients_own_calls_build_the_same_events() -> None:
         {"type": "track", "event": "E", "userId": "u", "properties": {"a": 1}, "timestamp": WHEN},
         {"type": "identify", "userId": "u", "anonymousId": "a", "traits": {"b": 2}},
         {"type": "page", "anonymousId": "a", "name": "P", "context": {"page": {"url": "u"}}},
+        {"type": "page", "userId": "u", "properties": {"url": "v"}, "integrations": {"A": 1}},
         {"type": "screen", "userId": "u", "name": "S", "messageId": "s-1", "timestamp": WHEN},
         {"type": "group", "userId": "u", "groupId": "g", "traits": {"c": 3}, "timestamp": WHEN},
         {"type": "alias", "previousId": "a", "userId": "u", "timestamp": WHEN},

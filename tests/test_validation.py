@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from typing import Any
 
 import pytest
@@ -133,14 +134,26 @@ def test_posthog_style_calls_reject_unknown_or_extra_arguments() -> None:
     with pytest.raises(ValidationError) as info:
         client.alias("old", "new", timestmap=dt.datetime.now())
     assert info.value.field == "timestmap"
-    with pytest.raises(ValidationError):
-        client.identify("u1", {"a": 1}, {"b": 2})
+    # A third positional argument is segment-python's context: it must be a mapping.
+    with pytest.raises(ValidationError) as info:
+        client.identify("u1", {"a": 1}, "not a context")
+    assert info.value.field == "context"
+    with pytest.raises(ValidationError) as info:
+        client.identify("u1", {"a": 1}, None, None, None, None, None, "one too many")
+    assert "at most 7 positional arguments" in str(info.value)
     assert client.queued == 0
 
 
-def test_a_segment_message_id_that_is_not_a_uuid_is_ignored() -> None:
+def test_a_segment_message_id_that_is_not_a_uuid_names_the_uuid() -> None:
+    """A messageId that is a UUID is the event's uuid; any other one derives it, the same
+    every time (uuid5 in the documented namespace), so a re-sent message is one event."""
     client = Client({"secret": SECRET, "send": False})
     promise = client.track({"userId": "u", "event": "e", "messageId": "node-12ab"})
     assert promise.done() and promise.error is None
+    namespace = uuid.UUID("ae07bd7c-32c3-58d5-802e-6973d5c93a91")
+    assert promise.uuid == str(uuid.uuid5(namespace, "node-12ab"))
+    assert client.track({"userId": "u", "event": "e", "messageId": "node-12ab"}).uuid == (
+        promise.uuid
+    )
     given = "8f0b6c8e-7c1a-4f4e-9d5b-2a1c3e4f5a6b"
     assert client.track({"userId": "u", "event": "e", "messageId": given}).uuid == given

@@ -1,7 +1,7 @@
 """The import command's loop: lines -> Segment messages -> client calls -> outcomes.
 
 Owns, for one run: reading each input line once (the lines the checkpoint counts as
-done are skipped unread), mapping it with ``_segment`` and sending it through the
+done are skipped unread), mapping it with ``_segment_export`` and sending it through the
 client's public analytics-node calls (so batching, retries, ``Retry-After``, the 413
 split and every outcome are the client's); and the accounting:
 
@@ -28,7 +28,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 import attrs
 
 from analytics_compat import Client, MessagePromise, ValidationError
-from analytics_compat._segment import legacy_fields
+from analytics_compat._segment_export import legacy_fields
 
 from ._import_files import InputError, InputFile, LineReader
 from ._import_progress import Progress, RateLimiter, RecentIds, Snapshot
@@ -131,6 +131,8 @@ class Importer:
         self._calls: Dict[str, Callable[[Any], MessagePromise]] = {
             "identify": client.identify,
             "track": client.track,
+            "page": client.page,
+            "screen": client.screen,
             "group": client.group,
             "alias": client.alias,
         }

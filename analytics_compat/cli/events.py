@@ -2,9 +2,11 @@
 
 Owns reading events from a running devserver (``--url``, through ``/api/events``) or
 straight from its database file (``--db``, read-only), oldest first, and printing
-them as text for a person (control characters escaped by ``_terminal``, so an event
-cannot steer the terminal) or as ``--json`` lines (exact JSON, ASCII-only). It knows
-nothing about how the server stores or answers events beyond that JSON shape.
+them as text for a person (time, the protocol that delivered the event, ``v0`` or
+``v1``, name, distinct id, the notable properties; control characters escaped by
+``_terminal``, so an event cannot steer the terminal) or as ``--json`` lines (exact
+JSON, ASCII-only, with ``protocol`` and ``path``). It knows nothing about how the
+server stores or answers events beyond that JSON shape.
 """
 
 from __future__ import annotations
@@ -89,7 +91,9 @@ def _format(event: dict[str, Any]) -> str:
     name = printable(str(event.get("event", "")))
     who = printable(str(event.get("distinct_id", "")))
     when = printable(_local_time(event.get("timestamp", "")))
-    return f"{when}  {name:<22}  {who:<20}  {printable(_key_properties(event))}".rstrip()
+    protocol = printable(str(event.get("protocol") or "?"))
+    line = f"{when}  {protocol:<2}  {name:<22}  {who:<20}  {printable(_key_properties(event))}"
+    return line.rstrip()
 
 
 Fetch = Callable[[Optional[int], int, bool], list[dict[str, Any]]]

@@ -5,7 +5,7 @@ set, batches of ``--batch-size``, retries that outlast a short outage), the file
 record (checkpoint and reject file, by default beside the first input), the signals
 (the first Ctrl-C or SIGTERM stops reading and waits for what is in flight; a second
 one leaves at once), the summary and the exit status. The loop itself is
-``_import_run``; reading files is ``_import_files``; the mapping is ``_segment``.
+``_import_run``; reading files is ``_import_files``; the mapping is ``_segment_export``.
 
 The project key comes from ``--key`` or ``$ANALYTICS_COMPAT_KEY`` and is never
 printed, logged or written to the checkpoint. Exit statuses: see ``EXIT_*``.
@@ -62,7 +62,7 @@ _EPILOG = f"""\
 Each line of each FILE is one Segment message (identify, track, page, screen, group,
 alias), as Segment's exports write them: JSON lines, plain or gzip; a directory is
 read at any depth. Every event gets a uuid made from its messageId (uuid5 in the
-namespace 50b4931e-799f-5117-8269-4d2011ac6ade; a message without messageId from its
+namespace ae07bd7c-32c3-58d5-802e-6973d5c93a91, as the live calls; without one, from its
 content), so running an import again never stores an event twice: PostHog keeps one
 event per uuid. --resume also skips what an earlier run already had acknowledged.
 

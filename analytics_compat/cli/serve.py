@@ -52,6 +52,9 @@ then watch with `analytics-compat events --follow` or open {DEFAULT_URL}/.
 format ({{"flags": [...], "group_type_mapping": {{}}, "cohorts": {{}}}}), re-read when it
 changes; the repository's examples/flags.json is one. For local evaluation give the
 client any non-empty personal_api_key (or the one set with --personal-api-key).
+The same key reaches PostHog's app API here: /api/projects/@current/feature_flags/
+(flags made there are served at once) and /api/projects/@current/annotations/.
+Capture v1 (/i/v1/analytics/events, capture_mode="v1") is answered as PostHog does.
 """
 
 

@@ -1,9 +1,12 @@
 """A local PostHog-compatible server for development, demos and tests.
 
 It accepts what PostHog's capture service accepts (``/batch/``, ``/capture/``, ``/e/``,
-``/i/v0/e/``; JSON, gzip, posthog-js form bodies), stores events in SQLite
-(deduplicated by ``uuid``), builds persons and groups the way PostHog does, serves and
-evaluates feature flags, and shows a live events page at ``/``::
+``/i/v0/e/``; JSON, gzip, posthog-js form bodies; and capture v1,
+``/i/v1/analytics/events``, with a result per event), stores events in SQLite
+(deduplicated by ``uuid``, with the protocol that delivered each), builds persons and
+groups the way PostHog does, serves and evaluates feature flags, answers PostHog's
+app API for flags and annotations (``/api/projects/@current/...``), and shows a live
+events page at ``/``::
 
     from analytics_compat.devserver import DevServer
 

@@ -13,6 +13,10 @@ Owns the documented body limits and the decoding rules of the capture endpoints:
   surrogate escape (``"\\ud800"``), which no UTF-8 store can hold (PostHog replaces
   it with U+FFFD; this server says so instead, 400 ``invalid_unicode``).
 
+``inflate_deflate`` does the same for capture v1's ``Content-Encoding: deflate``
+(zlib-wrapped or raw), and ``strict_json`` is the JSON rule alone, for routes that
+decompress by their own rules.
+
 Inflation is linear in the body (input is fed in slices, so a body of many small
 members costs no more than one large one) and bounded three ways: output
 (``MAX_DECODED_BYTES``), members (``MAX_GZIP_MEMBERS``) and time
@@ -42,6 +46,8 @@ __all__ = [
     "MAX_INFLATE_SECONDS",
     "decode_json_body",
     "inflate",
+    "inflate_deflate",
+    "strict_json",
 ]
 
 #: Largest request body accepted on the wire (compressed or not): 20 MiB, PostHog's
@@ -136,6 +142,54 @@ def inflate(
     return bytes(out)
 
 
+def inflate_deflate(
+    data: bytes,
+    cap: int = MAX_DECODED_BYTES,
+    *,
+    max_seconds: float = MAX_INFLATE_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+) -> bytes:
+    """Inflate a ``Content-Encoding: deflate`` body, refusing more than ``cap`` bytes of output.
+
+    zlib-wrapped (RFC 1950) when the first byte is ``0x78``, else raw deflate (RFC 1951),
+    as PostHog's capture service decides. The same bounds as ``inflate``: 400 for a
+    corrupt or truncated stream (or bytes after its end), 413 past ``cap`` or
+    ``max_seconds``.
+    """
+    deadline = clock() + max_seconds
+    wbits = zlib.MAX_WBITS if data[:1] == b"\x78" else -zlib.MAX_WBITS
+    inflater = zlib.decompressobj(wbits=wbits)
+    out = bytearray()
+    view = memoryview(data)
+    position = 0
+    pending = b""
+    while True:
+        if not pending:
+            if position >= len(data):
+                break
+            pending = bytes(view[position : position + _SLICE])
+            position += len(pending)
+        try:
+            chunk = inflater.decompress(pending, cap + 1 - len(out))
+        except zlib.error:
+            raise RequestError(400, "invalid_deflate", "the body is not valid deflate") from None
+        out += chunk
+        if len(out) > cap:
+            raise RequestError(
+                413, "payload_too_large", f"the decompressed body exceeds {cap} bytes"
+            )
+        if clock() > deadline:
+            raise RequestError(
+                413, "payload_too_large", f"inflating the body took over {max_seconds:g} s"
+            )
+        if inflater.eof:
+            if inflater.unused_data or position < len(data):
+                raise RequestError(400, "invalid_deflate", "the body goes on after its end")
+            return bytes(out)
+        pending = inflater.unconsumed_tail
+    raise RequestError(400, "invalid_deflate", "the deflate body is truncated")
+
+
 def _is_gzip(
     raw: bytes, content_encoding: Optional[str], query: Mapping[str, Sequence[str]]
 ) -> bool:
@@ -210,6 +264,20 @@ def _has_lone_surrogate(value: Any) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+def strict_json(body: bytes, *, finite: bool = True) -> Any:
+    """Parse UTF-8 JSON, refusing ``NaN`` / ``Infinity`` (and, when ``finite``, numbers
+    out of range such as ``1e400``) with 400 ``invalid_json``. Lone surrogate escapes
+    are left in: each caller decides what one means."""
+    try:
+        return json.loads(
+            body.decode("utf-8"),
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float if finite else float,
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise RequestError(400, "invalid_json", "the body is not valid JSON") from None
 
 
 def decode_json_body(

@@ -5,7 +5,8 @@ Owns:
 - the definitions source: a JSON file in PostHog's local-evaluation format
   (``{"flags": [...], "group_type_mapping": {...}, "cohorts": {...}}``), re-read when
   the file changes (the last good version is kept if an edit does not parse), or a
-  mapping set programmatically;
+  mapping set programmatically; over it, the flags the app API made or changed
+  (``set_overlay``), which replace a base flag with the same id or key;
 - ``GET /api/feature_flag/local_evaluation/`` and ``GET /flags/definitions``: a personal
   API key as ``Authorization: Bearer`` (any non-empty key when the server has none
   configured; 401 otherwise), a strong ``ETag`` and ``If-None-Match`` -> 304;
@@ -32,7 +33,7 @@ import os
 import threading
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Collection, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Collection, Mapping, Optional, Sequence, Union
 
 from ._decoding import decode_json_body
 from ._errors import RequestError
@@ -125,26 +126,56 @@ class FlagsEndpoint:
         self._file = Path(flags_file) if flags_file is not None else None
         self._lock = threading.Lock()
         self._file_stamp: Optional[tuple[int, int]] = None
+        # the flags the app API made or changed (deleted ones too: they hide a base flag)
+        self._overlay: tuple[dict[str, Any], ...] = ()
         if self._file is not None:
-            self._snapshot = _Snapshot(load_definitions_file(self._file))
+            self._base = load_definitions_file(self._file)
             self._file_stamp = self._stamp()
         else:
-            self._snapshot = _Snapshot(_EMPTY)
+            self._base = _normalized(_EMPTY)
+        self._snapshot = _Snapshot(self._merged())
 
     def __repr__(self) -> str:
         key = "set" if self._personal_api_key else "none"
         return f"FlagsEndpoint(personal_api_key=<{key}>, flags_file={self._file!r})"
 
     def set_definitions(self, raw: Mapping[str, Any]) -> None:
-        """Replace the definitions (``ValueError`` if they are not usable)."""
-        snapshot = _Snapshot(raw)
+        """Replace the base definitions (``ValueError`` if they are not usable)."""
+        base = _normalized(raw)
         with self._lock:
-            self._snapshot = snapshot
+            self._base = base
             self._file = None
+            self._snapshot = _Snapshot(self._merged())
+
+    def set_overlay(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Serve these flags over the base ones: each replaces a base flag with its id or
+        key; one marked ``deleted`` only hides it. Served at once, with a new ETag."""
+        with self._lock:
+            self._overlay = tuple(dict(r) for r in records)
+            self._snapshot = _Snapshot(self._merged())
+
+    def base_flags(self) -> list[dict[str, Any]]:
+        """The flags of the file (or ``set_definitions``) that no overlay flag replaces."""
+        self._current()  # a changed file is re-read first
+        with self._lock:
+            return [dict(f) for f in self._visible_base()]
 
     def current(self) -> Mapping[str, Any]:
         """The definitions served now, as JSON."""
         return self._current().raw
+
+    def _visible_base(self) -> list[Any]:
+        ids = {r.get("id") for r in self._overlay} - {None}
+        keys = {r.get("key") for r in self._overlay}
+        return [
+            f
+            for f in self._base["flags"]
+            if not (isinstance(f, Mapping) and (f.get("key") in keys or f.get("id") in ids))
+        ]
+
+    def _merged(self) -> dict[str, Any]:
+        served = [r for r in self._overlay if not r.get("deleted")]
+        return {**self._base, "flags": self._visible_base() + served}
 
     def _stamp(self) -> Optional[tuple[int, int]]:
         try:
@@ -160,7 +191,8 @@ class FlagsEndpoint:
                 if stamp is not None and stamp != self._file_stamp:
                     self._file_stamp = stamp
                     try:
-                        self._snapshot = _Snapshot(load_definitions_file(self._file))
+                        self._base = load_definitions_file(self._file)
+                        self._snapshot = _Snapshot(self._merged())
                         logger.info("reloaded flag definitions from %s", self._file)
                     except (OSError, ValueError) as error:
                         logger.warning("kept the previous flag definitions: %s", error)
@@ -168,7 +200,9 @@ class FlagsEndpoint:
 
     # -- GET definitions -------------------------------------------------------------
 
-    def _check_bearer(self, request: Request) -> None:
+    def check_personal_key(self, request: Request) -> None:
+        """Refuse (401) a request without the personal API key as ``Authorization: Bearer``
+        (any non-empty key when the server was given none)."""
         header = request.header("Authorization") or ""
         scheme, _, key = header.partition(" ")
         key = key.strip()
@@ -180,7 +214,7 @@ class FlagsEndpoint:
 
     def definitions(self, request: Request, tokens: Collection[str]) -> Response:
         """Answer ``GET /api/feature_flag/local_evaluation/`` or ``/flags/definitions``."""
-        self._check_bearer(request)
+        self.check_personal_key(request)
         token = request.param("token")
         if token is not None:
             check_token(token, tokens)

@@ -2,7 +2,8 @@
 
 Owns reading requests: framing checked by ``_framing`` for every method before
 anything past the headers is read (a refusal closes the connection), a body on a
-GET refused rather than left to be parsed as the next request, the body limit
+method without one (anything but POST, PUT and PATCH) refused rather than left to be
+parsed as the next request, the body limit
 (``Content-Length`` over ``MAX_BODY_BYTES`` is answered 413 unread), the ``Host`` and
 same-origin checks and CORS headers of ``_security`` per route, 404/405/OPTIONS,
 writing responses, keep-alive, access logging without query strings
@@ -22,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
-from ._app import App, route_for
+from ._app import App, Route, route_for
 from ._decoding import MAX_BODY_BYTES
 from ._errors import RequestError
 from ._framing import check_framing
@@ -37,6 +38,7 @@ logger = logging.getLogger("analytics_compat.devserver")
 #: (instead of a reset connection); anything larger is answered and the connection shut.
 _DRAIN_LIMIT = 4 * MAX_BODY_BYTES
 _IDLE_TIMEOUT_S = 30.0
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 
 class DevHTTPServer(ThreadingHTTPServer):
@@ -99,8 +101,8 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     # the checked headers of the request being answered (empty until framing passed)
     _headers: dict[str, str] = {}
-    # the cross-origin policy of the route being answered (None: unknown path)
-    _access: Optional[Access] = None
+    # the route being answered (None: unknown path, or not known yet)
+    _route_of: Optional[Route] = None
 
     # BaseHTTPRequestHandler writes every request line to stderr, query string included.
     def log_message(self, format: str, *args: Any) -> None:
@@ -123,7 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = split.path or "/"
         app = self.server.app
         self._headers = {}
-        self._access = None
+        self._route_of = None
         try:
             app.run_hooks(method, path)
             response = self._route(method, path, split.query)
@@ -134,7 +136,11 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             logger.exception("devserver: internal error answering %s %s", method, path)
             self.close_connection = True
-            response = Response.json(500, {"type": "server_error", "detail": "internal error"})
+            if self._route_of is None:
+                response = Response.json(500, {"type": "server_error", "detail": "internal error"})
+            else:
+                error = RequestError(500, "internal_error", "internal error")
+                response = Response.error(self._route_of.errors(error))
         gzip = self._headers.get("content-encoding", "").lower() in ("gzip", "x-gzip")
         # recorded before writing, so a client that has its answer also sees the record
         app.record(method, path, response, gzip)
@@ -177,7 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
                 check_same_origin(framing.headers)
             except RequestError as error:
                 return self._refuse(error)
-        self._access = route.access
+        self._route_of = route
         allowed = route.methods
         if method == "OPTIONS":
             self._skip_body(framing.length)
@@ -193,7 +199,7 @@ class _Handler(BaseHTTPRequestHandler):
                 {"type": "method_not_allowed", "detail": f"use {' or '.join(allowed)}"},
                 headers=(("Allow", ", ".join((*allowed, "OPTIONS"))),),
             )
-        if method != "POST":
+        if method not in _WITH_BODY:
             if framing.length:
                 # never read as the next request, never silently skipped either
                 return self._refuse(
@@ -204,7 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 body = self._read_body(framing.length)
             except RequestError as error:
-                return Response.error(error)
+                return Response.error(route.errors(error))
         request = Request(
             method=method,
             path=path,
@@ -248,7 +254,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", response.content_type)
             self.send_header("Content-Length", str(len(response.body)))
             self.send_header("X-Content-Type-Options", "nosniff")
-            for name, value in cors_headers(self._access):
+            access = None if self._route_of is None else self._route_of.access
+            for name, value in cors_headers(access):
                 self.send_header(name, value)
             for name, value in response.headers:
                 self.send_header(name, value)

@@ -31,7 +31,14 @@ import attrs
 
 from ._errors import RequestError
 
-__all__ = ["CaptureRequest", "CapturedEvent", "check_token", "parse_capture", "utc_now_iso"]
+__all__ = [
+    "CaptureRequest",
+    "CapturedEvent",
+    "check_token",
+    "parse_capture",
+    "parse_time",
+    "utc_now_iso",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -61,7 +68,8 @@ def utc_now_iso(now: Optional[datetime] = None) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _parse_time(value: Any) -> Optional[datetime]:
+def parse_time(value: Any) -> Optional[datetime]:
+    """A lenient ISO-8601 time in UTC (a naive one is taken as UTC), or None."""
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
@@ -164,7 +172,7 @@ def _event(
         except ValueError:
             raise RequestError(400, "invalid_uuid", f"event {index} uuid is not a UUID") from None
 
-    moment = _parse_time(raw.get("timestamp"))
+    moment = parse_time(raw.get("timestamp"))
     if moment is None:
         offset = raw.get("offset")
         moment = received

@@ -67,9 +67,9 @@ class Response:
     @classmethod
     def error(cls, error: RequestError) -> Response:
         """The JSON answer to a refused request."""
-        headers: tuple[tuple[str, str], ...] = ()
+        headers = error.headers()
         if error.status == 401:
-            headers = (("WWW-Authenticate", 'Bearer realm="analytics-compat devserver"'),)
+            headers += (("WWW-Authenticate", 'Bearer realm="analytics-compat devserver"'),)
         return cls.json(error.status, error.body(), headers=headers)
 
 

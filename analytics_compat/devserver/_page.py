@@ -65,6 +65,8 @@ def render_row(event: Mapping[str, Any]) -> str:
         f'<tr class="event-row" data-uuid="{_text(event["uuid"])}" '
         f'data-event="{_text(event["event"])}" data-seq="{int(event["seq"])}">'
         f'<td class="time" data-ts="{_text(stamp)}" title="{_text(title)}">{_text(stamp)}</td>'
+        f'<td class="proto" title="{_text(event.get("path") or "")}">'
+        f"{_text(event.get('protocol') or '')}</td>"
         f'<td class="event">{_text(event["event"])}</td>'
         f'<td class="who">{_text(event["distinct_id"])}</td>'
         f'<td class="props"><details><summary>{_summary(properties)}</summary>'

@@ -5,8 +5,10 @@ newest rows, already escaped, and ``data-cursor``, the ``seq`` of the newest of 
 From there the script polls ``/api/events?order=asc&after=<cursor>`` every
 ``?poll_ms=`` milliseconds (default 1000), a page at a time and at once again while
 pages come back full, so every stored event is drawn, in order, however fast they
-arrive. Rows sit in chunks of ``CHUNK_ROWS`` (one table each, rendered only when
-near the screen), so drawing more costs about the same on a page of 40,000 rows as
+arrive. Each row shows the event's time, the protocol that delivered it (``v0`` /
+``v1``, its path as the tooltip), name, distinct id and properties. Rows sit in
+chunks of ``CHUNK_ROWS`` (one table each, rendered only when near the screen), so
+drawing more costs about the same on a page of 40,000 rows as
 on an empty one. It keeps the newest ``?max_rows=`` rows (default ``MAX_ROWS``) and
 says how many it removed. It filters by event name and distinct id (inputs, also
 pre-filled from ``?event=`` / ``?distinct_id=``). Event data is only ever written with
@@ -34,7 +36,10 @@ MAX_ROWS = 5000
 #: Rows per chunk table: one table of every row made each poll lay out all of them.
 CHUNK_ROWS = 100
 #: The columns of every chunk table (the header is one more table with the same ones).
-COLUMNS = '<colgroup><col class="time"><col class="event"><col class="who"><col></colgroup>'
+COLUMNS = (
+    '<colgroup><col class="time"><col class="proto"><col class="event"><col class="who">'
+    "<col></colgroup>"
+)
 #: ``$``-properties worth a glance in the summary; other ``$``-keys stay in the JSON.
 NOTABLE_KEYS = (
     "$set",
@@ -88,10 +93,12 @@ PAGE_HTML = """<!doctype html>
   th, td { text-align: left; padding: 6px 16px; border-bottom: 1px solid var(--line);
            vertical-align: top; overflow-wrap: anywhere; }
   th { font-size: 12px; color: var(--muted); font-weight: 600; background: #fff; }
-  col.time { width: 230px; } col.event { width: 20%; } col.who { width: 16%; }
+  col.time { width: 230px; } col.proto { width: 80px; } col.event { width: 20%; }
+  col.who { width: 16%; }
   td.event { font-weight: 600; color: var(--accent); }
   td.time { white-space: nowrap; }
-  td.who, td.time { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
+  td.who, td.time, td.proto { font-family: ui-monospace, SFMono-Regular, Menlo, monospace;
+                              font-size: 12px; }
   tr.fresh { animation: flash 2s ease-out; }
   @keyframes flash { from { background: var(--new); } to { background: transparent; } }
   .props summary { cursor: pointer; color: var(--fg); }
@@ -114,7 +121,8 @@ PAGE_HTML = """<!doctype html>
 </header>
 <table>
   %%COLUMNS%%
-  <thead><tr><th>time</th><th>event</th><th>distinct id</th><th>properties</th></tr></thead>
+  <thead><tr><th>time</th><th title="the capture protocol that delivered the event">protocol</th>
+    <th>event</th><th>distinct id</th><th>properties</th></tr></thead>
 </table>
 <div id="rows" data-cursor="%%CURSOR%%">%%CHUNK%%</div>
 <div id="trimmed" style="display:none"></div>
@@ -200,6 +208,7 @@ token %%TOKENS%%.</div>
     tr.setAttribute("data-seq", String(ev.seq));
     cell(tr, "time", timeText(ev.timestamp), "timestamp " + ev.timestamp +
       "\\nreceived " + ev.received_at);
+    cell(tr, "proto", ev.protocol || "", ev.path || "");
     cell(tr, "event", ev.event);
     cell(tr, "who", ev.distinct_id);
     var td = cell(tr, "props", "");

@@ -2,15 +2,16 @@
 
 The server runs beside a browser full of other sites, so it decides per route family:
 
-- ``Access.BROWSER_SDK`` (capture endpoints, ``/flags``, ``/decide``): a browser SDK on
-  any origin must reach them, so they answer CORS for every origin
+- ``Access.BROWSER_SDK`` (capture endpoints v0 and v1, ``/flags``, ``/decide``): a
+  browser SDK on any origin must reach them, so they answer CORS for every origin
   (``Access-Control-Allow-Origin: *``, no credentials). They need the project token,
   which PostHog treats as public: it ships inside every web page that uses it.
-- ``Access.SAME_ORIGIN`` (the page, ``/api/events``, flag definitions, ``/_health``):
-  no CORS headers, ``Cross-Origin-Resource-Policy: same-origin``, and a request the
-  browser marks as coming from elsewhere is refused with 403: an ``Origin`` other than
-  the server's own, or ``Sec-Fetch-Site`` ``cross-site``/``same-site`` (another port of
-  localhost is the same *site*) on anything but a top-level navigation.
+- ``Access.SAME_ORIGIN`` (the page, ``/api/events``, flag definitions, the app API
+  under ``/api/projects/``, ``/_health``): no CORS headers,
+  ``Cross-Origin-Resource-Policy: same-origin``, and a request the browser marks as
+  coming from elsewhere is refused with 403: an ``Origin`` other than the server's
+  own, or ``Sec-Fetch-Site`` ``cross-site``/``same-site`` (another port of localhost
+  is the same *site*) on anything but a top-level navigation.
 - Every route: unless the server was started with ``allow_remote``, the ``Host`` header
   must name a loopback address (``localhost``, 127.0.0.0/8, ``[::1]``) or the bound host,
   so a DNS-rebinding page (its own name resolving to 127.0.0.1) gets 403 as well.
@@ -41,7 +42,12 @@ class Access(enum.Enum):
 
 _CORS_ANY_ORIGIN = (
     ("Access-Control-Allow-Origin", "*"),
-    ("Access-Control-Allow-Headers", "Content-Type, Content-Encoding, Authorization"),
+    (
+        "Access-Control-Allow-Headers",
+        # capture v1's own headers too, or a browser's preflight for it would fail
+        "Content-Type, Content-Encoding, Authorization, PostHog-Sdk-Info, PostHog-Attempt,"
+        " PostHog-Request-Id, PostHog-Request-Timestamp",
+    ),
     ("Access-Control-Max-Age", "600"),
 )
 _SAME_ORIGIN_ONLY = (("Cross-Origin-Resource-Policy", "same-origin"),)

@@ -104,8 +104,8 @@ class DevServer:
         return self._app.requests_log()
 
     def capture_requests(self) -> list[RequestRecord]:
-        """The answered requests to the capture endpoints, in order."""
-        paths = ("/batch", "/capture", "/e", "/i/v0/e")
+        """The answered requests to the capture endpoints (v0 and v1), in order."""
+        paths = ("/batch", "/capture", "/e", "/i/v0/e", "/i/v1/analytics/events")
         return [r for r in self.requests_log if r.path.rstrip("/") in paths]
 
     def set_flags(self, definitions: Mapping[str, Any]) -> None:

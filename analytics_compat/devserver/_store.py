@@ -5,8 +5,12 @@ it (SQLite in WAL mode, so ``analytics-compat events --db`` can read the file wh
 server writes it). A capture request is written in one transaction: all of its events
 or none. An event whose ``uuid`` is already stored is ignored (``INSERT OR IGNORE``),
 so a retried batch is stored once; only newly stored events update persons and groups.
+Each event records the protocol that first delivered it (``v0`` or ``v1``; a database
+written before protocols were recorded reads as ``v0``, the only one there was) and,
+through its batch, the path.
 
-It knows nothing about HTTP, tokens or flags; the person rules live in ``_persons``.
+It knows nothing about HTTP, tokens or flags; the person rules live in ``_persons``,
+and ``transaction`` lends the connection to the tables other modules own (``_catalog``).
 """
 
 from __future__ import annotations
@@ -17,11 +21,11 @@ import sqlite3
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, TypeVar, Union
 
 import attrs
 
-from . import _persons
+from . import _catalog, _persons
 from ._ingest import CaptureRequest, utc_now_iso
 
 __all__ = ["MEMORY", "EventStore", "IngestResult", "default_db_path"]
@@ -39,7 +43,8 @@ CREATE TABLE IF NOT EXISTS events (
     timestamp TEXT NOT NULL,
     sent_at TEXT,
     received_at TEXT NOT NULL,
-    batch_id INTEGER NOT NULL
+    batch_id INTEGER NOT NULL,
+    protocol TEXT NOT NULL DEFAULT 'v0'
 );
 CREATE INDEX IF NOT EXISTS events_by_name ON events (event, seq);
 CREATE INDEX IF NOT EXISTS events_by_distinct_id ON events (distinct_id, seq);
@@ -53,7 +58,12 @@ CREATE TABLE IF NOT EXISTS batches (
 );
 """
 
-_EVENT_COLUMNS = "seq, uuid, event, distinct_id, properties, timestamp, sent_at, received_at"
+_EVENT_COLUMNS = (
+    "e.seq, e.uuid, e.event, e.distinct_id, e.properties, e.timestamp, e.sent_at,"
+    " e.received_at, {protocol}, b.path"
+)
+_FROM = " FROM events e LEFT JOIN batches b ON b.id = e.batch_id"
+_T = TypeVar("_T")
 
 
 def default_db_path() -> Path:
@@ -86,6 +96,8 @@ def _event_row(row: tuple[Any, ...]) -> dict[str, Any]:
         "timestamp": row[5],
         "sent_at": row[6],
         "received_at": row[7],
+        "protocol": row[8],
+        "path": row[9],
     }
 
 
@@ -116,10 +128,21 @@ class EventStore:
                 if self.path != MEMORY:
                     self._conn.execute("PRAGMA journal_mode = WAL")
                     self._conn.execute("PRAGMA synchronous = NORMAL")
-                self._conn.executescript(_SCHEMA + _persons.SCHEMA)
+                self._conn.executescript(_SCHEMA + _persons.SCHEMA + _catalog.SCHEMA)
+            self._protocol = self._migrate(readonly)
         except BaseException:
             self._conn.close()
             raise
+
+    def _migrate(self, readonly: bool) -> str:
+        """Add ``events.protocol`` to a database made before it; the column to read."""
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(events)")}
+        if "protocol" in columns:
+            return "e.protocol"
+        if readonly:
+            return "'v0'"
+        self._conn.execute("ALTER TABLE events ADD COLUMN protocol TEXT NOT NULL DEFAULT 'v0'")
+        return "e.protocol"
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -141,7 +164,9 @@ class EventStore:
 
     # -- writing ---------------------------------------------------------------------
 
-    def ingest(self, request: CaptureRequest, *, path: str = "/batch/") -> IngestResult:
+    def ingest(
+        self, request: CaptureRequest, *, path: str = "/batch/", protocol: str = "v0"
+    ) -> IngestResult:
         """Store a validated capture request in one transaction; duplicates are ignored."""
         with self._lock:
             conn = self._conn
@@ -157,8 +182,8 @@ class EventStore:
                 for event in request.events:
                     cursor = conn.execute(
                         "INSERT OR IGNORE INTO events (uuid, event, distinct_id, properties,"
-                        " timestamp, sent_at, received_at, batch_id)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        " timestamp, sent_at, received_at, batch_id, protocol)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             event.uuid,
                             event.event,
@@ -168,6 +193,7 @@ class EventStore:
                             event.sent_at,
                             event.received_at,
                             batch_id,
+                            protocol,
                         ),
                     )
                     if cursor.rowcount == 1:
@@ -181,6 +207,19 @@ class EventStore:
                 conn.execute("ROLLBACK")
                 raise
         return IngestResult(batch_id=batch_id, received=len(request.events), inserted=inserted)
+
+    def transaction(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``work(connection)`` in one write transaction, under the store's lock."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return result
 
     def clear(self) -> None:
         """Delete every event, batch, person and group (for tests and demos)."""
@@ -204,15 +243,17 @@ class EventStore:
         """Stored events in arrival order (``newest_first`` reverses it).
 
         Each dict has ``seq`` (arrival order, the ``after`` cursor), ``uuid``, ``event``,
-        ``distinct_id``, ``properties``, ``timestamp``, ``sent_at`` and ``received_at``.
+        ``distinct_id``, ``properties``, ``timestamp``, ``sent_at``, ``received_at``,
+        ``protocol`` (``v0`` / ``v1``) and ``path`` (the endpoint that delivered it).
         """
         clauses, params = self._filters(event, distinct_id)
         if after is not None:
-            clauses.append("seq > ?")
+            clauses.append("e.seq > ?")
             params.append(after)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         order = "DESC" if newest_first else "ASC"
-        sql = f"SELECT {_EVENT_COLUMNS} FROM events{where} ORDER BY seq {order}"
+        columns = _EVENT_COLUMNS.format(protocol=self._protocol)
+        sql = f"SELECT {columns}{_FROM}{where} ORDER BY e.seq {order}"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(max(0, limit))
@@ -225,7 +266,7 @@ class EventStore:
         clauses, params = self._filters(event, distinct_id)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._lock:
-            row = self._conn.execute(f"SELECT COUNT(*) FROM events{where}", params).fetchone()
+            row = self._conn.execute(f"SELECT COUNT(*) FROM events e{where}", params).fetchone()
         return int(row[0])
 
     def batches(self) -> list[dict[str, Any]]:
@@ -267,9 +308,9 @@ class EventStore:
         clauses: list[str] = []
         params: list[Any] = []
         if event:
-            clauses.append("event = ?")
+            clauses.append("e.event = ?")
             params.append(event)
         if distinct_id:
-            clauses.append("distinct_id = ?")
+            clauses.append("e.distinct_id = ?")
             params.append(distinct_id)
         return clauses, params

@@ -122,9 +122,6 @@ class DefinitionsPoller:
         self._cache = cache
         self._body: Optional[Mapping[str, Any]] = None  # raw, kept to share it (cache only)
         self._use_path(DEFAULT_DEFINITIONS_PATH if path is None else path)
-        self._secrets = tuple(
-            s for s in {project_key, personal_api_key, quote(project_key, safe="")} if s
-        )
 
         self.ready = threading.Event()
         self._stop_event = threading.Event()
@@ -262,7 +259,10 @@ class DefinitionsPoller:
             response = self._session.get(self._url, headers=headers, timeout=self._timeout)
         except requests.RequestException as exc:
             self._delay = self._interval
-            self._report(TransportError(self._redact(f"{type(exc).__name__}: {exc}")))
+            where = self._where()
+            self._report(
+                TransportError(f"no answer from {where} ({type(exc).__name__})", url=where)
+            )
             return False
         try:
             if response.status_code == 404 and self._fallback is not None:
@@ -295,12 +295,11 @@ class DefinitionsPoller:
             if retry_after is not None:
                 delay = min(max(delay, retry_after), self._max_backoff)
             self._delay = delay
-            logger.warning(
-                "feature flag definitions: HTTP %d; next attempt in %.1fs", status, delay
-            )
+            # Said once, in the error the client's listeners (or its default one) log.
+            logger.debug("feature flag definitions: HTTP %d; next attempt in %.1fs", status, delay)
         else:
             self._delay = self._interval
-        detail = ""
+        detail = f"next attempt in {self._delay:.0f} s" if status in _BACKOFF_STATUSES else ""
         if status == 402:
             detail = "feature flags quota limited; local definitions cleared"
             self._etag = None
@@ -309,7 +308,12 @@ class DefinitionsPoller:
                 self._definitions = None
                 self._notify(None)
         retryable = status in (408, 429) or status >= 500
-        self._report(HTTPStatusError(status, retryable=retryable, detail=detail))
+        where = self._where()
+        self._report(
+            HTTPStatusError(
+                status, retryable=retryable, detail=detail, url=where, credential="personal"
+            )
+        )
         return False
 
     def _load_body(self, response: requests.Response) -> bool:
@@ -347,10 +351,9 @@ class DefinitionsPoller:
         except Exception:
             logger.exception("feature flag on_error callback failed")
 
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
+    def _where(self) -> str:
+        """The URL asked, for error text: without its query string (it holds the token)."""
+        return self._host + self._path.split("?", 1)[0]
 
 
 def _retry_after(response: requests.Response) -> Optional[float]:

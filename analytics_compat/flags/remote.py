@@ -151,15 +151,17 @@ def _post_once(
         "Content-Type": "application/json",
         "Authorization": None,
     }
+    where = url.split("?", 1)[0]  # error text names the endpoint, never a query string
     try:
         response = session.post(url, data=data, headers=headers, timeout=timeout)
     except requests.RequestException as exc:
-        return None, TransportError(f"POST /flags/ failed: {type(exc).__name__}"), True
+        error = TransportError(f"no answer from {where} ({type(exc).__name__})", url=where)
+        return None, error, True
     try:
         status = response.status_code
         if status != 200:
             retryable = status in _RETRY_STATUSES
-            return None, HTTPStatusError(status, retryable=retryable), retryable
+            return None, HTTPStatusError(status, retryable=retryable, url=where), retryable
         try:
             body = response.json()
         except ValueError:

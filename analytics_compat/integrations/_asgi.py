@@ -61,7 +61,7 @@ class ASGIMiddleware:
         try:
             block = enter_request(self._info(scope), self._extra(scope))
         except Exception:
-            logger.exception("analytics-compat: internal error in ASGIMiddleware; skipped")
+            logger.exception("internal error in ASGIMiddleware; skipped")
             return await self.app(scope, receive, send)
         try:
             await self.app(scope, receive, send)
@@ -70,7 +70,7 @@ class ASGIMiddleware:
                 try:
                     capture(self.client, exc, _SOURCE)
                 except Exception:  # capture never raises; this guards the guard
-                    logger.exception("analytics-compat: internal error capturing an exception")
+                    logger.exception("internal error capturing an exception")
             raise
         finally:
             block.__exit__(None, None, None)

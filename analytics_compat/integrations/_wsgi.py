@@ -60,7 +60,7 @@ class WSGIMiddleware:
         try:
             ctx.run(self._enter, environ)
         except Exception:
-            logger.exception("analytics-compat: internal error in WSGIMiddleware; skipped")
+            logger.exception("internal error in WSGIMiddleware; skipped")
             return self.app(environ, start_response)
         try:
             body = ctx.run(self.app, environ, start_response)
@@ -94,7 +94,7 @@ class WSGIMiddleware:
             try:
                 ctx.run(capture, self.client, exc, _SOURCE)
             except Exception:  # capture never raises; this guards the guard
-                logger.exception("analytics-compat: internal error capturing a WSGI exception")
+                logger.exception("internal error capturing a WSGI exception")
 
 
 class _Body:

@@ -30,7 +30,7 @@ from typing import Mapping, Optional, Sequence, Union
 from .._version import __version__
 from ..errors import TransportError
 from ._outcome import Deadline
-from ._socket import AttemptClock, dropped, proxy_for, timed_socket, tls_context
+from ._socket import AttemptClock, dropped, open_connection, proxy_for
 
 __all__ = [
     "USER_AGENT",
@@ -53,7 +53,7 @@ def is_retryable_status(status: int) -> bool:
 class Reply:
     """What the server answered to one attempt."""
 
-    __slots__ = ("body", "detail", "location", "retry_after", "status")
+    __slots__ = ("body", "detail", "location", "retry_after", "status", "url")
 
     def __init__(
         self,
@@ -63,8 +63,10 @@ class Reply:
         detail: str = "",
         location: Optional[str] = None,
         body: Optional[bytes] = None,
+        url: Optional[str] = None,
     ) -> None:
         self.status = status
+        self.url = url  # where the request went (no key, no query string), for error text
         self.retry_after = retry_after
         self.detail = detail  # short, one line, keys redacted
         self.location = location  # a redirect's target, keys redacted
@@ -102,6 +104,10 @@ class HttpClient:
         self._max_backoff = max_retry_backoff
         self._max_retry_after = max_retry_after
         self._proxy = proxy_for(host, proxies)
+        default_port = 443 if parts.scheme == "https" else 80
+        port = "" if self._port == default_port else f":{self._port}"
+        # What error text names as the destination: the host option's own words, keys cut.
+        self.origin = redact(f"{self._scheme}://{self._host}{port}{self._base}", self._secrets)
         self._clock = AttemptClock()
         self._conn: Optional[http.client.HTTPConnection] = None
         self.requests_sent = 0
@@ -115,8 +121,9 @@ class HttpClient:
             self._conn = None
 
     def after_fork(self) -> None:
-        """A forked child opens its own connection (the parent's belongs to the parent)."""
-        self._conn = None
+        """A forked child opens its own connection (the parent's belongs to the parent:
+        closing the child's copy of its socket does not end it for the parent)."""
+        self.close()
 
     # -- one attempt -------------------------------------------------------------------
     def compress(self, raw: bytes) -> bytes:
@@ -151,10 +158,11 @@ class HttpClient:
                 sent["Content-Encoding"] = self.compression
             conn.request("POST", target, body=body, headers=sent)
             response = conn.getresponse()
-            return self._reply(response, read_body)
+            return self._reply(response, read_body, self.origin + path)
         except Exception as exc:  # no answer: refused, reset, timed out, TLS, bad status line
             self.close()
-            return TransportError(f"{_describe(exc)} posting a batch to {self._base + path}")
+            url = self.origin + path
+            return TransportError(f"no answer from {url} ({_describe(exc)})", url=url)
 
     def _connection(self) -> http.client.HTTPConnection:
         conn = self._conn
@@ -167,26 +175,13 @@ class HttpClient:
         return conn
 
     def _open(self) -> http.client.HTTPConnection:
-        budget = self._clock.left()
-        conn: http.client.HTTPConnection
         if self._proxy is None:
-            host, port = self._host, self._port
-        else:
-            host, port = self._proxy[0], self._proxy[1]
-        if self._scheme == "https":
-            conn = http.client.HTTPSConnection(host, port, timeout=budget, context=tls_context())
-            if self._proxy is not None:
-                conn.set_tunnel(self._host, self._port, headers=self._proxy[2])
-        else:
-            conn = http.client.HTTPConnection(host, port, timeout=budget)
-        conn.connect()
-        assert conn.sock is not None
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.sock = timed_socket(conn.sock, self._clock)
-        conn.auto_open = 0  # reconnect only through _connection, so sockets stay timed
-        return conn
+            return open_connection(self._scheme, self._host, self._port, self._clock, None)
+        host, port, headers = self._proxy
+        tunnel = (self._host, self._port, headers) if self._scheme == "https" else None
+        return open_connection(self._scheme, host, port, self._clock, tunnel)
 
-    def _reply(self, response: http.client.HTTPResponse, read_body: bool) -> Reply:
+    def _reply(self, response: http.client.HTTPResponse, read_body: bool, url: str) -> Reply:
         status = response.status
         keep = not response.will_close
         body: Optional[bytes] = None
@@ -200,12 +195,13 @@ class HttpClient:
             self.close()
         if 200 <= status < 300:
             if not read_body:
-                return Reply(status)
+                return Reply(status, url=url)
             # A per-event protocol may ask to resend some events, and when to.
             return Reply(
                 status,
                 retry_after=parse_retry_after(response.getheader("Retry-After")),
                 body=_decoded(body, response.getheader("Content-Encoding")),
+                url=url,
             )
         text = _decoded(body, response.getheader("Content-Encoding")) or b""
         location = response.getheader("Location")
@@ -215,6 +211,7 @@ class HttpClient:
             detail=redact(" ".join(text.decode("utf-8", "replace").split()), self._secrets),
             location=None if location is None else redact(location, self._secrets),
             body=text if read_body else None,  # unredacted: the protocol redacts what it uses
+            url=url,
         )
 
     def delay(self, attempt: int, retry_after: Optional[float]) -> float:
@@ -297,7 +294,11 @@ def _decoded(body: Optional[bytes], encoding: Optional[str]) -> Optional[bytes]:
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, (socket.timeout, TimeoutError)):
-        return "timeout"
+        return "timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused: is the server running?"
+    if isinstance(exc, socket.gaierror):
+        return "the host name does not resolve"
     return type(exc).__name__
 
 

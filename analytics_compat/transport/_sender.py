@@ -81,6 +81,11 @@ class Transport:
         return f"<Transport {self._protocol.name} {self._http!r}>"
 
     @property
+    def url(self) -> str:
+        """Where events go (for error text): the host option and the protocol's path."""
+        return self._http.origin + self._protocol.path
+
+    @property
     def requests_sent(self) -> int:
         return self._http.requests_sent
 
@@ -93,6 +98,13 @@ class Transport:
     def send(self, messages: List[Message], report: Report, deadline: Deadline) -> None:
         """Deliver ``messages``; every one of them reaches ``report`` exactly once."""
         assign_uuids(messages)
+        if len({m._uuid for m in messages}) < len(messages):
+            # The caller gave two messages one uuid (a resend): never in one request, which
+            # a v1 server refuses whole (duplicate_event_uuid) and a v0 one stores once.
+            first, again = _first_of_each_uuid(messages)
+            self.send(first, report, deadline)
+            self.send(again, report, deadline)
+            return
         encode = self._protocol.encode
         try:  # the common case, at list speed: every event encodes and all fit in one request
             encoded = [encode(message) for message in messages]
@@ -204,12 +216,15 @@ class Transport:
         deadline: Deadline,
     ) -> None:
         """413: resend the events in halves; a single event that is too large fails."""
+        assert outcome.error is not None
         if len(indices) == 1:
-            assert outcome.error is not None
             final[indices[0]] = Outcome.failed(outcome.error)
             return
         half = len(indices) // 2
         for part in (indices[:half], indices[half:]):
+            if deadline.passed():  # no new request once shutdown's deadline has come
+                self._give_up(final, part, _cut_short(outcome.error))
+                continue
             results = self._deliver(
                 [messages[i] for i in part], [events[i] for i in part], deadline
             )
@@ -224,6 +239,20 @@ class Transport:
         return final
 
 
+def _first_of_each_uuid(messages: List[Message]) -> Tuple[List[Message], List[Message]]:
+    first: List[Message] = []
+    again: List[Message] = []
+    seen: set[Optional[str]] = set()
+    for message in messages:
+        (again if message._uuid in seen else first).append(message)
+        seen.add(message._uuid)
+    return first, again
+
+
 def _cut_short(error: DeliveryError) -> ShutdownTimeoutError:
     """The shutdown deadline ended the attempts of a message that was being sent."""
-    return ShutdownTimeoutError("shutdown deadline passed while sending", last_error=error)
+    return ShutdownTimeoutError(
+        "shutdown's deadline passed while the message was being sent; raise "
+        "shutdown_timeout if the server is slow",
+        last_error=error,
+    )

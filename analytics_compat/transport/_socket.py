@@ -14,6 +14,7 @@ Knows nothing about HTTP messages, protocols or what is sent.
 from __future__ import annotations
 
 import base64
+import errno
 import http.client
 import io
 import os
@@ -22,11 +23,19 @@ import socket
 import ssl
 import time
 import urllib.parse
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Union
 
 from ._outcome import Deadline
 
-__all__ = ["AttemptClock", "ProxyRoute", "dropped", "proxy_for", "timed_socket", "tls_context"]
+__all__ = [
+    "AttemptClock",
+    "ProxyRoute",
+    "dropped",
+    "open_connection",
+    "proxy_for",
+    "timed_socket",
+    "tls_context",
+]
 
 MIN_ATTEMPT = 0.05  # even past the shutdown deadline an attempt gets this long
 ProxyRoute = tuple[str, int, dict[str, str]]  # host, port, headers for the proxy
@@ -106,8 +115,14 @@ class _TimedSocket:
         self._closing = False
 
     def sendall(self, data: bytes) -> None:
-        self.sock.settimeout(self.clock.left())  # a total limit for sendall (3.5+)
-        self.sock.sendall(data)
+        view = memoryview(data)
+        while view:  # in slices, so a deadline set meanwhile (shutdown) is seen
+            self.sock.settimeout(min(self.clock.left(), _SLICE))
+            try:
+                sent = self.sock.send(view)
+            except socket.timeout:
+                continue  # left() raises once the attempt's time is up
+            view = view[sent:]
 
     def makefile(self, mode: str, *args: Any, **kwargs: Any) -> io.BufferedReader:
         self._readers += 1
@@ -130,6 +145,113 @@ class _TimedSocket:
 def timed_socket(sock: socket.socket, clock: AttemptClock) -> Any:
     """What to give ``http.client`` as the connection's socket."""
     return _TimedSocket(sock, clock)
+
+
+def _wait(sock: socket.socket, writable: bool, timeout: float) -> bool:
+    if hasattr(select, "poll"):  # no FD_SETSIZE limit
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT if writable else select.POLLIN)
+        return bool(poller.poll(timeout * 1000))
+    ready = (
+        select.select([], [sock], [], timeout)[1]
+        if writable
+        else select.select([sock], [], [], timeout)[0]
+    )
+    return bool(ready)
+
+
+def _connect(host: str, port: int, clock: AttemptClock) -> socket.socket:
+    """A TCP connection made in slices of the clock (a deadline set meanwhile is seen).
+    Name resolution itself is the resolver's and is not bounded here."""
+    error: Optional[OSError] = None
+    for family, kind, proto, _, address in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            code = sock.connect_ex(address)
+            while code in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY, errno.EAGAIN):
+                if _wait(sock, True, min(clock.left(), _SLICE)):
+                    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise OSError(code, os.strerror(code))
+            sock.setblocking(True)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error or OSError(f"no address for {host}")
+
+
+def _handshake(sock: ssl.SSLSocket, clock: AttemptClock) -> None:
+    while True:  # in slices, as everything else
+        sock.settimeout(min(clock.left(), _SLICE))
+        try:
+            sock.do_handshake()
+            return
+        except socket.timeout:
+            continue
+
+
+class _Response(http.client.HTTPResponse):
+    """An answer, past any informational ``1xx`` (``103 Early Hints``) before it."""
+
+    def _read_status(self) -> Any:
+        while True:
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not 101 < status < 200:
+                return version, status, reason  # http.client itself skips 100
+            while self.fp.readline(65537) not in (b"\r\n", b"\n", b""):
+                pass  # the informational answer's headers
+
+
+class _Connection(http.client.HTTPConnection):
+    clock: AttemptClock
+    response_class = _Response
+
+    def connect(self) -> None:
+        self.sock = _connect(self.host, self.port, self.clock)
+        if self._tunnel_host:  # type: ignore[attr-defined]
+            self.sock.settimeout(self.clock.left())
+            self._tunnel()  # type: ignore[attr-defined]
+
+
+class _TLSConnection(http.client.HTTPSConnection):
+    clock: AttemptClock
+    response_class = _Response
+
+    def connect(self) -> None:
+        sock = _connect(self.host, self.port, self.clock)
+        if self._tunnel_host:  # type: ignore[attr-defined]
+            sock.settimeout(self.clock.left())
+            self.sock = sock
+            self._tunnel()  # type: ignore[attr-defined]
+        name = self._tunnel_host or self.host  # type: ignore[attr-defined]
+        tls = self._context.wrap_socket(  # type: ignore[attr-defined]
+            sock, server_hostname=name, do_handshake_on_connect=False
+        )
+        _handshake(tls, self.clock)
+        self.sock = tls
+
+
+def open_connection(
+    scheme: str, host: str, port: int, clock: AttemptClock, tunnel: Optional[ProxyRoute]
+) -> http.client.HTTPConnection:
+    """A connection to ``host:port`` (a proxy's, when ``tunnel`` names where to go
+    through it), connected, with a socket whose every step obeys ``clock``."""
+    conn: Union[_Connection, _TLSConnection]
+    if scheme == "https":
+        conn = _TLSConnection(host, port, context=tls_context())
+        if tunnel is not None:
+            conn.set_tunnel(tunnel[0], tunnel[1], headers=tunnel[2])
+    else:
+        conn = _Connection(host, port)
+    conn.clock = clock
+    conn.connect()
+    assert conn.sock is not None
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    conn.sock = timed_socket(conn.sock, clock)
+    conn.auto_open = 0  # reconnect only through a new open_connection: sockets stay timed
+    return conn
 
 
 def dropped(conn: http.client.HTTPConnection) -> bool:

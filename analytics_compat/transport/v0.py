@@ -17,15 +17,14 @@ import datetime as _dt
 import json
 from typing import Dict, Mapping, Sequence, Tuple, Union
 
-from .._events import (
-    Message,
+from .._events import Message, wire_distinct_id
+from .._wire import (
     add_sdk_properties,
+    iso_timestamp,
     json_string,
     json_text,
     sdk_properties,
-    stamp,
     utf8,
-    wire_distinct_id,
 )
 from ..errors import HTTPStatusError, TransportError
 from ._http import USER_AGENT, Reply, is_retryable_status
@@ -61,7 +60,7 @@ class V0Protocol:
         """The event's JSON, built once (it assigns the uuid). Raises on bad data."""
         if message.encoded is not None:
             return message.encoded
-        timestamp = stamp(message)
+        timestamp = iso_timestamp(message.timestamp)
         props = message.properties
         add_sdk_properties(props, self._sdk)
         text = "".join(
@@ -131,7 +130,7 @@ def judge_status(reply: Reply, detail: str) -> Outcome:
             f"redirect to {reply.location or '(no Location)'}; capture requests do not "
             "follow redirects: set host to where the server lives"
         )
-    error = HTTPStatusError(status, retryable=retryable, detail=detail)
+    error = HTTPStatusError(status, retryable=retryable, detail=detail, url=reply.url)
     if status == 413:
         return Outcome(Verdict.TOO_LARGE, error)
     if retryable:

@@ -38,18 +38,17 @@ import logging
 import uuid as _uuid
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .._events import (
+from .._events import Message, wire_distinct_id
+from .._version import __version__
+from .._wire import (
     LIB_NAME,
-    Message,
     add_sdk_properties,
+    iso_timestamp,
     json_string,
     json_text,
     sdk_properties,
-    stamp,
     utf8,
-    wire_distinct_id,
 )
-from .._version import __version__
 from ..errors import DeliveryError, EventDroppedError, TransportError
 from ._http import USER_AGENT, Reply, redact
 from ._outcome import DELIVERED, Outcome, Verdict
@@ -152,7 +151,7 @@ class V1Protocol:
         """The event's JSON, built once (it assigns the uuid). Raises on bad data."""
         if message.encoded is not None:
             return message.encoded
-        timestamp = stamp(message)
+        timestamp = iso_timestamp(message.timestamp)
         props = message.properties
         add_sdk_properties(props, self._sdk)
         options, tail = "{}", ""
@@ -227,10 +226,14 @@ class _V1Request:
         results = _results(body)
         if results is None:
             return DELIVERED  # a 2xx took the request; see the module docstring
-        return self._per_event(results, pending, reply.retry_after)
+        return self._per_event(results, pending, reply.retry_after, reply.url)
 
     def _per_event(
-        self, results: Mapping[str, Any], pending: Sequence[int], retry_after: Optional[float]
+        self,
+        results: Mapping[str, Any],
+        pending: Sequence[int],
+        retry_after: Optional[float],
+        url: Optional[str],
     ) -> List[Outcome]:
         clean = self._protocol.clean
         outcomes: List[Outcome] = []
@@ -254,9 +257,11 @@ class _V1Request:
                 if outcome is None:
                     outcome = drops[details] = Outcome.failed(
                         EventDroppedError(
-                            f"dropped by the server: {details or 'no details given'}",
+                            f"dropped by the server at {url or 'the host'}: "
+                            f"{details or 'no details given'}",
                             reason="server",
                             details=details,
+                            url=url,
                         )
                     )
                 outcomes.append(outcome)
@@ -264,7 +269,9 @@ class _V1Request:
                 outcome = retries.get(details)
                 if outcome is None:
                     error = DeliveryError(
-                        f"the server asked to resend the event ({details or 'no details'})"
+                        f"the server at {url or 'the host'} asked to resend the event "
+                        f"({details or 'no details'})",
+                        url=url,
                     )
                     outcome = retries[details] = Outcome(Verdict.RETRY, error, retry_after)
                 outcomes.append(outcome)

@@ -40,7 +40,7 @@ def _send(client_id: int, url: str, start: threading.Barrier, report: dict[str, 
                     "properties": {"c": client_id, "n": n},
                 }
             )
-        flushed = client.flush(timeout=120)
+        flushed = bool(client.flush(timeout=120))  # a FlushResult: true if all delivered
     finally:
         client.shutdown(30)
     report[f"client-{client_id}"] = (flushed, sum(delivered), errors)

@@ -13,6 +13,7 @@ import requests
 
 from analytics_compat.devserver import DevServer
 
+from . import v1wire
 from .conftest import TOKEN, PostBatch
 
 _ROW = re.compile(r'<tr class="event-row[^"]*" data-uuid="([^"]+)" data-event="([^"]+)"[^>]*>')
@@ -160,3 +161,36 @@ def test_the_first_load_draws_the_newest_events_on_the_server_escaped(
     assert "plan=</span>pro" in page
     filtered = http.get(server.url + "/?event=signed_up", timeout=10).text
     assert [event for _, event in _ROW.findall(filtered)] == ["signed_up"]
+
+
+_PROTOCOL = re.compile(
+    r'data-uuid="([^"]+)"[^>]*>.*?<td class="proto" title="([^"]*)">([^<]*)</td>', re.DOTALL
+)
+
+
+@pytest.mark.timeout(60)
+def test_each_row_says_which_protocol_delivered_its_event_drawn_or_polled(
+    server: DevServer, post_batch: PostBatch, chromium: str, tmp_path: Path
+) -> None:
+    post_batch([_event("by_v0", "user-a")])
+    late = v1wire.event(event="by_v1")
+    polls: list[str] = []
+
+    def send_v1_after_the_page_loaded(method: str, path: str) -> None:
+        if path == "/api/events":
+            polls.append(path)
+            if len(polls) == 2:
+                assert v1wire.post(server.port, v1wire.envelope([late])).status == 200
+
+    first_load = requests.get(server.url + "/", timeout=10).text
+    (drawn,) = _PROTOCOL.findall(first_load)
+    assert drawn[1:] == ("/batch/", "v0"), "the server draws the column too"
+    server.add_request_hook(send_v1_after_the_page_loaded)
+    dom = _dump_dom(chromium, server.url + "/?poll_ms=200", tmp_path / "profile")
+    rows = {uuid: (path, protocol) for uuid, path, protocol in _PROTOCOL.findall(dom)}
+    (v0_event,) = server.store.events(event="by_v0")
+    assert rows == {
+        late["uuid"]: ("/i/v1/analytics/events", "v1"),
+        v0_event["uuid"]: ("/batch/", "v0"),
+    }
+    assert ">protocol</th>" in dom

@@ -354,7 +354,9 @@ def _listener_scenario(
         client.flush(boom)
         assert raised.wait(5), "the flush callback was never called"
     else:
-        assert client.flush(timeout=2.0), "the batch with the raising listener never settled"
+        assert client.flush(timeout=2.0).settled, (
+            "the batch with the raising listener never settled"
+        )
         assert raised.is_set()
     pending = [name for name, p in (("first", first), ("second", second)) if not p.done()]
     assert pending == [], f"the batch's flush completed with {pending} still pending"
