@@ -52,11 +52,10 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any, Dict, Optional, Tuple
-from uuid import uuid5
 
 from ._events import Message
 from ._legacy import legacy_alias, legacy_group, legacy_identify, legacy_page, legacy_track
-from ._segment import MESSAGE_ID_NAMESPACE, message_uuid
+from ._segment import message_uuid, name_uuid
 from .errors import ValidationError
 
 __all__ = [
@@ -84,7 +83,7 @@ def content_uuid(message: Mapping[str, Any]) -> str:
         )
     except (TypeError, ValueError):  # keys of mixed types cannot be sorted
         text = repr(message)
-    return str(uuid5(MESSAGE_ID_NAMESPACE, "content:" + text))
+    return name_uuid("content:" + text)
 
 
 def segment_uuid(message: Mapping[str, Any]) -> str:

@@ -57,6 +57,30 @@ def test_other_message_ids_give_a_name_based_uuid() -> None:
     assert message_uuid("a") != message_uuid("b")
 
 
+@pytest.mark.parametrize(
+    "message_id",
+    [
+        "ajs-next-1616620800000-5d41402abc4b2a76b9719d911017c592",
+        "0f0e0d0c-0b0a-4908-8706-050403020100",
+        "0F0E0D0C0B0A49088706050403020100",
+        "{0f0e0d0c-0b0a-4908-8706-050403020100}",
+        "urn:uuid:0f0e0d0c-0b0a-4908-8706-050403020100",
+        "0f0e-0d0c0b0a-4908-8706-0504-03020100",
+        "0f0e0d0c-0b0a-4908-8706-05040302010",  # 31 digits
+        "0f0e0d0c-0b0a-4908-8706-05040302010g",  # 32, not hex
+        "+f0e0d0c0b0a49088706050403020100",  # int() reads a sign: uuid.UUID decides
+        "ünïcode-✓",
+        "   ",
+    ],
+)
+def test_the_fast_path_gives_what_uuid_gives(message_id: str) -> None:
+    try:
+        expected = str(uuid.UUID(message_id))
+    except ValueError:
+        expected = str(uuid.uuid5(MESSAGE_ID_NAMESPACE, message_id))
+    assert message_uuid(message_id) == expected
+
+
 @pytest.mark.parametrize("message_id", ["", True, 1.5, {"a": 1}, ["m"]])
 def test_a_message_id_that_is_not_a_name_is_refused(message_id: Any) -> None:
     with pytest.raises(ValidationError) as caught:
