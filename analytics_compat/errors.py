@@ -20,6 +20,10 @@ clients, queues or HTTP beyond the few fields an error carries.
         ├── ShutdownTimeoutError          shutdown's (or exit's) deadline passed before delivery
         └── EventDroppedError             the event was dropped on purpose (``reason`` says by whom)
 
+The one exception to "never raised on the caller's thread": ``client.api`` (PostHog's
+app REST API) is a synchronous call the caller waits for, so it raises
+``HTTPStatusError`` or ``TransportError`` there, as ``requests`` would.
+
 Error text never contains a project key or a personal API key: messages are built
 from statuses, counts and field names only.
 """

@@ -137,7 +137,8 @@ def test_our_v1_client_sees_exactly_the_refused_events_fail_with_the_servers_det
         long_name = client.track({"userId": "u1", "event": "x" * 201})
         long_id = client.track({"userId": "d" * 201, "event": "too_long_an_id"})
         warned = client.track({"userId": "anonymous", "event": "no_person"})
-        assert client.flush(timeout=30)
+        result = client.flush(timeout=30)
+        assert result.settled and (result.delivered, result.failed) == (2, 2), result
     finally:
         client.shutdown()
 
