@@ -177,7 +177,8 @@ class RetriesExhaustedError(DeliveryError):
     """A retryable failure persisted through every attempt; ``last_error`` is the final one."""
 
     def __init__(self, attempts: int, last_error: DeliveryError) -> None:
-        super().__init__(f"gave up after {attempts} attempts: {last_error}", url=last_error.url)
+        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        super().__init__(f"gave up after {tries}: {last_error}", url=last_error.url)
         self.attempts = attempts
         self.last_error = last_error
         self.operation = last_error.operation

@@ -201,7 +201,7 @@ def test_no_answer_names_the_url_and_what_happened(clients: Callable[..., Client
     promise = client.track({"userId": "u", "event": "e"})
     assert promise.wait(5)
     assert str(promise.error) == (
-        f"gave up after 1 attempts: no answer from http://127.0.0.1:{port}/batch/ "
+        f"gave up after 1 attempt: no answer from http://127.0.0.1:{port}/batch/ "
         "(connection refused: is the server running?)"
     )
     assert promise.error.url == f"http://127.0.0.1:{port}/batch/"
