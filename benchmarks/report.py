@@ -10,10 +10,13 @@ figures of the file instead of the targets recorded when it ran.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any, Dict, List, Optional
 
 from benchmarks import report_defaults
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # every section's results key, to say which ones a run did not include
 SECTIONS = {
@@ -434,6 +437,7 @@ def render(doc: Dict[str, Any]) -> str:
 
     out.extend(report_defaults.flood(res, p, libs))
     out.extend(report_defaults.flags_defaults(res, p))
+    out.extend(report_defaults.history_import(ROOT))
 
     w("## Correctness checks\n")
     checks = doc["checks"]
