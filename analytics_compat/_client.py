@@ -35,7 +35,8 @@ from ._enrich import SuperProperties
 from ._error_tracking import ErrorTracker
 from ._events import Message, build_set
 from ._flag_service import FlagService
-from ._legacy import legacy_group, legacy_track, normalize
+from ._flag_snapshot import FeatureFlagEvaluations
+from ._legacy import legacy_group, legacy_track, normalize, track_fields
 from ._options import parse_options
 from ._pipeline import Hint
 from ._posthog import (
@@ -54,7 +55,6 @@ from .errors import ClientClosedError, ConfigurationError, DeliveryError
 
 __all__ = ["Client"]
 
-_WANT_FLAGS = Hint(feature_flags={})
 FlushCallback = Callable[[Optional[DeliveryError]], Any]
 Built = Tuple[Message, Optional[Hint]]
 
@@ -130,11 +130,8 @@ class Client(EventCalls, FlagCalls, ErrorCalls):
 
     def track(self, message: Any = None, /, **kwargs: Any) -> MessagePromise:
         """``track({'userId', 'event', 'properties', 'timestamp', 'context'})``."""
-        fields = normalize("track", message, kwargs)
-        built = legacy_track(fields)
-        if fields.get("sendFeatureFlags"):
-            return self._engine.submit(built, _WANT_FLAGS)
-        return self._engine.submit(built)
+        fields, hint = track_fields(message, kwargs)
+        return self._engine.submit(legacy_track(fields), hint)
 
     def alias(self, message: Any = None, to: Any = None, /, **kwargs: Any) -> MessagePromise:
         """``alias({'from': old, 'to': new})`` or ``alias(old, new)`` -> ``$create_alias``.
@@ -167,8 +164,9 @@ class Client(EventCalls, FlagCalls, ErrorCalls):
         timestamp: Any = ...,
         uuid: Any = ...,
         groups: Optional[Mapping[str, Any]] = ...,
-        send_feature_flags: bool = ...,
+        send_feature_flags: Any = ...,
         disable_geoip: Optional[bool] = ...,
+        flags: Optional[FeatureFlagEvaluations] = ...,
     ) -> MessagePromise: ...
 
     @overload
@@ -182,8 +180,9 @@ class Client(EventCalls, FlagCalls, ErrorCalls):
         uuid: Any = ...,
         groups: Optional[Mapping[str, Any]] = ...,
         *,
-        send_feature_flags: bool = ...,
+        send_feature_flags: Any = ...,
         disable_geoip: Optional[bool] = ...,
+        flags: Optional[FeatureFlagEvaluations] = ...,
     ) -> MessagePromise: ...
 
     @overload
@@ -201,8 +200,9 @@ class Client(EventCalls, FlagCalls, ErrorCalls):
         *,
         distinct_id: Any = UNSET,
         event: Any = UNSET,
-        send_feature_flags: bool = False,
+        send_feature_flags: Any = False,
         disable_geoip: Optional[bool] = None,
+        flags: Optional[FeatureFlagEvaluations] = None,
     ) -> MessagePromise:
         """PostHog's ``capture``: ``capture("event", distinct_id=..., properties=...)``.
 
@@ -213,7 +213,7 @@ class Client(EventCalls, FlagCalls, ErrorCalls):
         message, hint = capture_message(
             first, second, properties, timestamp, uuid, groups,
             distinct_id=distinct_id, event=event,
-            send_feature_flags=send_feature_flags, disable_geoip=disable_geoip,
+            send_feature_flags=send_feature_flags, disable_geoip=disable_geoip, flags=flags,
         )  # fmt: skip
         return self._engine.submit(message, hint)
 
@@ -228,15 +228,16 @@ class Client(EventCalls, FlagCalls, ErrorCalls):
         *,
         distinct_id: Any = UNSET,
         event: Any = UNSET,
-        send_feature_flags: bool = False,
+        send_feature_flags: Any = False,
         disable_geoip: Optional[bool] = None,
+        flags: Optional[FeatureFlagEvaluations] = None,
     ) -> MessagePromise:
         """``capture`` sent before returning (posthog-node's ``captureImmediate``): the
         promise has its outcome when the call returns. The same forms as ``capture``."""
         message, hint = capture_message(
             first, second, properties, timestamp, uuid, groups,
             distinct_id=distinct_id, event=event,
-            send_feature_flags=send_feature_flags, disable_geoip=disable_geoip,
+            send_feature_flags=send_feature_flags, disable_geoip=disable_geoip, flags=flags,
         )  # fmt: skip
         return self._engine.submit_now(message, hint)
 

@@ -9,11 +9,13 @@ in a bounded cache), and sends nothing itself: the client submits the event thro
 its engine like any other. Every single-flag call is ``evaluate``; ``FlagOptions``
 names and types its keyword arguments.
 
-It also provides the ``feature_flags`` pipeline stage (``send_feature_flags=True`` on
-``capture`` / ``track``). Network trouble never raises: the call gets None and the
-error goes to ``report_error`` (the client's ``error`` listeners). Evaluation itself
-is ``analytics_compat.flags``, imported on first use; every-flag calls and remote
-config are in ``_flag_calls``.
+Network trouble never raises: the call gets None and the error goes to
+``report_error`` (the client's ``error`` listeners). Why a call got None is kept as a
+``FlagMiss`` for the caller's thread (``last_miss``), written only when it happens, so
+a call that gets a value pays nothing for it. Overrides take posthog-node's forms too
+(``override``). Evaluation itself is ``analytics_compat.flags``, imported on first use;
+every-flag calls, snapshots, remote config and the ``feature_flags`` stage are
+``_flag_calls``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,19 @@ import logging
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, TypedDict, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    TypedDict,
+    Union,
+)
 
 import requests
 
@@ -36,7 +50,7 @@ from ._lifecycle import ForkPhase, after_fork_in_child
 from .errors import ClientClosedError, DeliveryError, NotInitializedError, ValidationError
 
 if TYPE_CHECKING:
-    from .flags import DefinitionsPoller, FlagDefinitions, FlagResult, RemoteFlags
+    from .flags import DefinitionsPoller, FlagDefinitions, FlagMiss, FlagResult, RemoteFlags
 
 __all__ = ["AllFlagsOptions", "FlagOptions", "FlagService", "FlagValue"]
 
@@ -56,6 +70,7 @@ class FlagOptions(TypedDict, total=False):
     only_evaluate_locally: bool
     send_feature_flag_events: Optional[bool]
     disable_geoip: Optional[bool]
+    device_id: Optional[str]
 
 
 class AllFlagsOptions(TypedDict, total=False):
@@ -66,6 +81,8 @@ class AllFlagsOptions(TypedDict, total=False):
     group_properties: Optional[Mapping[str, Mapping[str, Any]]]
     only_evaluate_locally: bool
     disable_geoip: Optional[bool]
+    flag_keys_to_evaluate: Optional[Sequence[str]]
+    device_id: Optional[str]
 
 
 class _State(enum.Enum):
@@ -117,6 +134,7 @@ class FlagService:
         self.poller: Optional[DefinitionsPoller] = None
         self.session = requests.Session()
         self._seen = _SeenCache(_CALLED_CACHE_SIZE)
+        self._misses = threading.local()  # .miss: why this thread's last call got None
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self, config: FlagsConfig, *, disabled: bool = False) -> None:
@@ -202,10 +220,16 @@ class FlagService:
         return self.poller.load_now()
 
     def override(
-        self, flags: Optional[Mapping[str, FlagValue]], payloads: Optional[Mapping[str, Any]]
+        self, flags: Optional[Dict[str, FlagValue]], payloads: Optional[Dict[str, Any]]
     ) -> None:
-        self.overrides = dict(flags) if flags is not None else None
-        self.override_payloads = dict(payloads) if payloads is not None else None
+        """Replace the overrides (None: none); they win over local and remote answers."""
+        self.overrides, self.override_payloads = flags, payloads
+
+    @property
+    def last_miss(self) -> Optional[FlagMiss]:
+        """Why the last call on this thread that returned None did (kept until the next)."""
+        miss: Optional[FlagMiss] = getattr(self._misses, "miss", None)
+        return miss
 
     # -- one flag --------------------------------------------------------------------------
     def evaluate(
@@ -218,6 +242,7 @@ class FlagService:
         only_evaluate_locally: bool = False,
         send_feature_flag_events: Optional[bool] = None,
         disable_geoip: Optional[bool] = None,
+        device_id: Optional[str] = None,
     ) -> Evaluation:
         """``(result, $feature_flag_called event or None)`` for ``key`` and ``distinct_id``.
 
@@ -225,12 +250,15 @@ class FlagService:
         ``FlagOptions``, positional here: the client's methods spell them out, because
         forwarding ``**kwargs`` costs a fifth of a local flag check). The result is None
         when the flag is unknown, when ``only_evaluate_locally`` and it cannot be
-        decided locally, or when the server could not be reached.
+        decided locally, or when the server could not be reached; ``last_miss`` then
+        says which.
         """
         # One flat function on purpose: flag checks sit in request paths.
         config = self._open
         if config is None:
             if self._state is _State.DISABLED:
+                flags = _lazy.flags()
+                self._misses.miss = flags.FlagMiss(str(key), flags.Miss.DISABLED)
                 return None, None
             config = self.require_open()
         if type(key) is not str or not key:
@@ -242,7 +270,7 @@ class FlagService:
         overrides = self.overrides
         result: Optional[FlagResult] = None
         if overrides is not None and key in overrides:
-            result = self._overridden(key, overrides[key])
+            result = self.overridden(key, overrides[key])
         elif definitions is not None:
             result = _lazy.flags().evaluate_flag(
                 definitions,
@@ -251,21 +279,50 @@ class FlagService:
                 groups=groups,
                 person_properties=person_properties,
                 group_properties=group_properties,
+                device_id=device_id,
             )
         if result is None or not result.decided:
             # Not known or not decidable locally: exactly one /flags request, or none.
-            result = None
-            if not only_evaluate_locally:
-                geoip = config.disable_geoip if disable_geoip is None else disable_geoip
-                remote = self.remote(did, groups, person_properties, group_properties, geoip, [key])
-                if remote is not None:
-                    result = remote.flags.get(key)
+            geoip = config.disable_geoip if disable_geoip is None else disable_geoip
+            result = self._not_local(
+                key, did, result, groups, person_properties, group_properties,
+                None if only_evaluate_locally else geoip, device_id,
+            )  # fmt: skip
         send = config.send_events if send_feature_flag_events is None else send_feature_flag_events
         if result is None or not send or not self._seen.add((did, result.key, result.value)):
             return result, None
         return result, _called_event(did, result, groups)
 
-    def _overridden(self, key: str, value: FlagValue) -> FlagResult:
+    def _not_local(
+        self,
+        key: str,
+        did: str,
+        local: Optional[FlagResult],
+        groups: Optional[Mapping[str, Any]],
+        person_properties: Optional[Mapping[str, Any]],
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]],
+        geoip: Optional[bool],
+        device_id: Optional[str],
+    ) -> Optional[FlagResult]:
+        """The server's result for a flag not decided locally (``geoip`` None: do not ask)."""
+        flags = _lazy.flags()
+        local_reason = None if local is None else local.reason
+        if geoip is None:
+            reason = local_reason
+            if reason is None:
+                loaded = self.definitions is not None
+                reason = flags.Miss.FLAG_UNKNOWN if loaded else flags.Miss.DEFINITIONS_NOT_LOADED
+            self._misses.miss = flags.FlagMiss(key, reason, local_reason)
+            return None
+        remote = self.remote(
+            did, groups, person_properties, group_properties, geoip, [key], device_id
+        )
+        result: Optional[FlagResult] = remote.flags.get(key)
+        if result is None:
+            self._misses.miss = remote.miss(key, local_reason)
+        return result
+
+    def overridden(self, key: str, value: FlagValue) -> FlagResult:
         payload = (self.override_payloads or {}).get(key)
         variant = value if isinstance(value, str) else None
         forced: FlagResult = _lazy.flags().FlagResult(key, value, variant, payload, "override")
@@ -278,9 +335,10 @@ class FlagService:
         person_properties: Optional[Mapping[str, Any]],
         group_properties: Optional[Mapping[str, Mapping[str, Any]]],
         disable_geoip: bool,
-        keys: Optional[list[str]],
-    ) -> Optional[RemoteFlags]:
-        """One ``/flags`` request; None (and the error reported) if it failed."""
+        keys: Optional[List[str]],
+        device_id: Optional[str] = None,
+    ) -> RemoteFlags:
+        """One ``/flags`` request; on failure (reported) or a quota limit, no flags in it."""
         config = self.require_open()
         remote: RemoteFlags = _lazy.flags().fetch_remote_flags(
             self.session,
@@ -292,15 +350,22 @@ class FlagService:
             group_properties=group_properties,
             disable_geoip=disable_geoip,
             flag_keys=keys,
+            device_id=device_id,
             timeout=config.request_timeout,
         )
         if remote.error is not None:
             self.report(remote.error)
-            return None
-        if remote.quota_limited:
+        elif remote.quota_limited:
             logger.warning("analytics-compat: feature flags are quota limited on the server")
-            return None
         return remote
+
+    def called(
+        self, did: str, result: FlagResult, groups: Optional[Mapping[str, Any]]
+    ) -> Optional[Message]:
+        """The ``$feature_flag_called`` event for a read of ``result``, unless already sent."""
+        if not self._seen.add((did, result.key, result.value)):
+            return None
+        return _called_event(did, result, groups)
 
     def payload_for(self, key: str, match_value: FlagValue) -> Tuple[bool, Any]:
         """``(known, payload)`` for a given value of ``key``, from the loaded definitions."""

@@ -8,7 +8,9 @@ mapping of DESIGN.md onto the PostHog core:
 - identify -> ``$identify`` with ``$set``; track -> the event; alias -> ``$create_alias``;
   group -> ``$groupidentify`` with ``$group_type`` / ``$group_key`` / ``$group_set``;
 - ``context.ip`` -> ``$ip``, ``context.userAgent`` -> ``$raw_user_agent``; the other
-  context keys are kept under ``$context``.
+  context keys are kept under ``$context``;
+- track's flag fields, ``flags`` (a snapshot) and ``sendFeatureFlags``, into the
+  ``Hint`` ``_flag_options`` makes of them (``track_fields``).
 
 Knows nothing about queues, threads or HTTP.
 """
@@ -27,7 +29,9 @@ from ._events import (
     build_set,
     check_distinct_id,
 )
+from ._flag_options import flags_hint
 from ._jsonsafe import json_safe_mapping
+from ._pipeline import Hint
 from .errors import ValidationError
 
 __all__ = ["legacy_alias", "legacy_group", "legacy_identify", "legacy_track", "normalize"]
@@ -45,9 +49,10 @@ _SNAKE = {
     "send_feature_flags": "sendFeatureFlags",
 }
 _COMMON = frozenset({"timestamp", "context", "integrations", "messageId", "uuid"})
+_TRACK_FLAGS = frozenset({"sendFeatureFlags", "flags"})
 _FIELDS = {
     "identify": _COMMON | {"userId", "anonymousId", "traits"},
-    "track": _COMMON | {"userId", "anonymousId", "event", "properties", "sendFeatureFlags"},
+    "track": _COMMON | {"userId", "anonymousId", "event", "properties"} | _TRACK_FLAGS,
     "alias": _COMMON | {"from", "to", "previousId", "userId"},
     "group": _COMMON | {"groupId", "groupType", "userId", "anonymousId", "sessionId", "traits"},
 }
@@ -74,6 +79,21 @@ def normalize(call: str, message: Any, kwargs: Mapping[str, Any]) -> Dict[str, A
                 raise ValidationError(f"{call}() got an unknown field {key!r}", field=str(key))
             merged[name] = value
     return merged
+
+
+_TRACK_PLAIN = _FIELDS["track"] - _TRACK_FLAGS
+
+
+def track_fields(message: Any, kwargs: Mapping[str, Any]) -> Tuple[Dict[str, Any], Optional[Hint]]:
+    """``track``'s fields and the ``Hint`` its flag fields ask for (None: a plain call)."""
+    # The hot path: the one test normalize's fast path makes, flag fields excluded.
+    if not kwargs and type(message) is dict and message.keys() <= _TRACK_PLAIN:
+        return message, None
+    fields = normalize("track", message, kwargs)
+    send, flags = fields.get("sendFeatureFlags"), fields.get("flags")
+    if not send and flags is None:
+        return fields, None
+    return fields, flags_hint(send, flags, None, None)
 
 
 def _person(msg: Mapping[str, Any], *names: str) -> Tuple[Any, str]:
