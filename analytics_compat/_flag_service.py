@@ -59,6 +59,7 @@ logger = logging.getLogger("analytics_compat")
 FlagValue = Union[bool, str]
 Evaluation = Tuple[Optional["FlagResult"], Optional[Message]]
 _CALLED_CACHE_SIZE = 50_000
+_EMPTY: Mapping[str, Any] = {}
 
 
 class FlagOptions(TypedDict, total=False):
@@ -272,15 +273,25 @@ class FlagService:
         if overrides is not None and key in overrides:
             result = self.overridden(key, overrides[key])
         elif definitions is not None:
-            result = _lazy.flags().evaluate_flag(
-                definitions,
-                key,
-                did,
-                groups=groups,
-                person_properties=person_properties,
-                group_properties=group_properties,
-                device_id=device_id,
-            )
+            # The flag's compiled plan, called directly: the common flag is answered
+            # here, one call shallower; None (no plan yet, or not for this caller) is
+            # the evaluator's to decide.
+            plan = definitions.evaluator_cache.get(key)
+            if plan is not None:
+                result = plan(
+                    did, person_properties or _EMPTY, groups or _EMPTY,
+                    group_properties or _EMPTY, None,
+                )  # fmt: skip
+            if result is None:
+                result = _lazy.flags().evaluate_flag(
+                    definitions,
+                    key,
+                    did,
+                    groups=groups,
+                    person_properties=person_properties,
+                    group_properties=group_properties,
+                    device_id=device_id,
+                )
         if result is None or not result.decided:
             # Not known or not decidable locally: exactly one /flags request, or none.
             geoip = config.disable_geoip if disable_geoip is None else disable_geoip

@@ -23,7 +23,6 @@ It must not know about HTTP, polling, the client or how results are reported.
 from __future__ import annotations
 
 from datetime import datetime
-from hashlib import sha1
 from typing import Any, Iterable, Mapping, Optional
 
 from analytics_compat.flags._fastpath import plan_for
@@ -36,6 +35,7 @@ from analytics_compat.flags._filters import (
     Outcome,
     match_all,
 )
+from analytics_compat.flags._hashing import sha1
 from analytics_compat.flags._result import FlagResult, FlagValue, Reason
 from analytics_compat.flags.model import FeatureFlag, FlagDefinitions
 
