@@ -20,11 +20,9 @@ every-flag calls, snapshots, remote config and the ``feature_flags`` stage are
 
 from __future__ import annotations
 
-import collections
 import enum
 import logging
 import threading
-import time
 import weakref
 from typing import (
     TYPE_CHECKING,
@@ -45,7 +43,7 @@ import requests
 from . import _lazy_flags as _lazy
 from ._config import FlagsConfig
 from ._events import Message, check_distinct_id
-from ._jsonsafe import json_safe_mapping
+from ._flag_events import SeenCache, called_event
 from ._lifecycle import ForkPhase, after_fork_in_child
 from .errors import ClientClosedError, DeliveryError, NotInitializedError, ValidationError
 
@@ -93,30 +91,7 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
-_CACHES: weakref.WeakSet[_SeenCache] = weakref.WeakSet()
 _WITH_POLLERS: weakref.WeakSet[FlagService] = weakref.WeakSet()
-
-
-class _SeenCache:
-    """A bounded set of recently reported keys (oldest forgotten first)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._keys: collections.OrderedDict[Any, None] = collections.OrderedDict()
-        self._lock = threading.Lock()
-        _CACHES.add(self)
-
-    def add(self, key: Any) -> bool:
-        """True if ``key`` is new (and now remembered)."""
-        if key in self._keys:  # the common case, answered without the lock
-            return False
-        with self._lock:
-            if key in self._keys:
-                return False
-            self._keys[key] = None
-            if len(self._keys) > self._size:
-                self._keys.popitem(last=False)
-            return True
 
 
 class FlagService:
@@ -134,7 +109,7 @@ class FlagService:
         self.override_payloads: Optional[Dict[str, Any]] = None
         self.poller: Optional[DefinitionsPoller] = None
         self.session = requests.Session()
-        self._seen = _SeenCache(_CALLED_CACHE_SIZE)
+        self._seen = SeenCache(_CALLED_CACHE_SIZE)
         self._misses = threading.local()  # .miss: why this thread's last call got None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -302,7 +277,7 @@ class FlagService:
         send = config.send_events if send_feature_flag_events is None else send_feature_flag_events
         if result is None or not send or not self._seen.add((did, result.key, result.value)):
             return result, None
-        return result, _called_event(did, result, groups)
+        return result, called_event(did, result, groups)
 
     def _not_local(
         self,
@@ -376,7 +351,7 @@ class FlagService:
         """The ``$feature_flag_called`` event for a read of ``result``, unless already sent."""
         if not self._seen.add((did, result.key, result.value)):
             return None
-        return _called_event(did, result, groups)
+        return called_event(did, result, groups)
 
     def payload_for(self, key: str, match_value: FlagValue) -> Tuple[bool, Any]:
         """``(known, payload)`` for a given value of ``key``, from the loaded definitions."""
@@ -389,38 +364,9 @@ class FlagService:
         return True, flag.payloads.get("true" if match_value is True else str(match_value))
 
 
-def _called_event(did: str, result: FlagResult, groups: Optional[Mapping[str, Any]]) -> Message:
-    props: Dict[str, Any] = {
-        "$feature_flag": result.key,
-        "$feature_flag_response": result.value,
-        f"$feature/{result.key}": result.value,
-        "locally_evaluated": result.locally_evaluated,
-        "$feature_flag_reason": result.reason,
-    }
-    if result.flag_id is not None:
-        props["$feature_flag_id"] = result.flag_id
-    if result.version is not None:
-        props["$feature_flag_version"] = result.version
-    if result.request_id is not None:
-        props["$feature_flag_request_id"] = result.request_id
-    if result.payload is not None:
-        props["$feature_flag_payload"] = result.payload
-    if groups is not None:
-        props["$groups"] = json_safe_mapping(groups, "groups")
-    # Our own JSON-safe values (the payload came decoded from JSON): no need to go
-    # through build_capture's checks and copy.
-    return Message("$feature_flag_called", did, props, time.time(), None)
-
-
-def _renew_cache_locks_in_child() -> None:
-    for cache in list(_CACHES):
-        cache._lock = threading.Lock()  # a lock held at fork() stays held in the child
-
-
 def _restart_pollers_in_child() -> None:
     for service in list(_WITH_POLLERS):
         service._after_fork()
 
 
-after_fork_in_child(_renew_cache_locks_in_child, ForkPhase.LOCKS)
 after_fork_in_child(_restart_pollers_in_child, ForkPhase.THREADS)
