@@ -3,8 +3,9 @@
 Forwards every request (definitions, ``/flags``, event batches) to the dev server and
 keeps the JSON body of each ``/flags`` request, so a test can read exactly what the
 client asked for. ``flags_mode`` turns the ``/flags`` answer into a fault the way a
-real PostHog can produce one: ``"quota"`` (200 with ``quotaLimited``), ``"500"``, or
-``"drop"`` (the connection closes without an answer). Nothing patches ``requests``.
+real PostHog can produce one: ``"quota"`` (200 with ``quotaLimited``), ``"errors"``
+(200, no flags, ``errorsWhileComputingFlags``), ``"500"``, or ``"drop"`` (the
+connection closes without an answer). Nothing patches ``requests``.
 """
 
 from __future__ import annotations
@@ -53,9 +54,11 @@ class FlagProxy:
                         return
                     if mode == "500":
                         return self._answer(500, b'{"detail": "scripted"}', {})
-                    if mode == "quota":
+                    if mode in ("quota", "errors"):
                         body = {"flags": {}, "quotaLimited": ["feature_flags"],
                                 "errorsWhileComputingFlags": False}  # fmt: skip
+                        if mode == "errors":
+                            body = {"flags": {}, "errorsWhileComputingFlags": True}
                         return self._answer(200, json.dumps(body).encode(), {})
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
                 answer = proxy._session.request(

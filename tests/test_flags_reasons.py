@@ -110,6 +110,7 @@ def test_definitions_not_loaded_with_only_evaluate_locally(proxy: FlagProxy) -> 
     ("mode", "reason", "error"),
     [
         ("quota", "quota_limited", None),
+        ("errors", "evaluation_failed", None),
         ("500", "server_error", HTTPStatusError),
         ("drop", "server_unreachable", RetriesExhaustedError),
     ],
