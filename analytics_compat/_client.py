@@ -38,8 +38,9 @@ from ._enrich import SuperProperties
 from ._error_tracking import ErrorTracker
 from ._events import Message, build_set
 from ._flag_service import FlagService
+from ._flag_snapshot import FeatureFlagEvaluations
 from ._flushes import FlushResult
-from ._legacy import fields_of, legacy_group, legacy_track, normalize
+from ._legacy import fields_of, legacy_group, legacy_track, track_fields
 from ._options import parse_options
 from ._pipeline import Hint
 from ._posthog import (
@@ -59,7 +60,6 @@ from .errors import ClientClosedError, ConfigurationError, DeliveryError
 
 __all__ = ["Client"]
 
-_WANT_FLAGS = Hint(feature_flags={})
 FlushCallback = Callable[[Optional[DeliveryError]], Any]
 Built = Tuple[Message, Optional[Hint]]
 
@@ -140,14 +140,8 @@ class Client(EventCalls, FlagCalls, ErrorCalls, SegmentCalls):
         """``track({'userId', 'event', 'properties', 'timestamp', 'context'})``, or
         segment-python's ``track(user_id, event, properties, context, timestamp,
         anonymous_id, integrations, message_id)`` (two strings are always this)."""
-        if args or (message is not None and type(message) is not dict):
-            fields = fields_of("track", message, args, kwargs)
-        else:
-            fields = normalize("track", message, kwargs)
-        built = legacy_track(fields)
-        if fields.get("sendFeatureFlags"):
-            return self._engine.submit(built, _WANT_FLAGS)
-        return self._engine.submit(built)
+        fields, hint = track_fields(message, args, kwargs)
+        return self._engine.submit(legacy_track(fields), hint)
 
     def alias(
         self, message: Any = None, to: Any = None, /, *args: Any, **kwargs: Any
@@ -186,8 +180,9 @@ class Client(EventCalls, FlagCalls, ErrorCalls, SegmentCalls):
         timestamp: Any = ...,
         uuid: Any = ...,
         groups: Optional[Mapping[str, Any]] = ...,
-        send_feature_flags: bool = ...,
+        send_feature_flags: Any = ...,
         disable_geoip: Optional[bool] = ...,
+        flags: Optional[FeatureFlagEvaluations] = ...,
     ) -> MessagePromise: ...
 
     @overload
@@ -201,8 +196,9 @@ class Client(EventCalls, FlagCalls, ErrorCalls, SegmentCalls):
         uuid: Any = ...,
         groups: Optional[Mapping[str, Any]] = ...,
         *,
-        send_feature_flags: bool = ...,
+        send_feature_flags: Any = ...,
         disable_geoip: Optional[bool] = ...,
+        flags: Optional[FeatureFlagEvaluations] = ...,
     ) -> MessagePromise: ...
 
     @overload
@@ -220,8 +216,9 @@ class Client(EventCalls, FlagCalls, ErrorCalls, SegmentCalls):
         *,
         distinct_id: Any = UNSET,
         event: Any = UNSET,
-        send_feature_flags: bool = False,
+        send_feature_flags: Any = False,
         disable_geoip: Optional[bool] = None,
+        flags: Optional[FeatureFlagEvaluations] = None,
     ) -> MessagePromise:
         """PostHog's ``capture``: ``capture("event", distinct_id=..., properties=...)``.
 
@@ -232,7 +229,7 @@ class Client(EventCalls, FlagCalls, ErrorCalls, SegmentCalls):
         message, hint = capture_message(
             first, second, properties, timestamp, uuid, groups,
             distinct_id=distinct_id, event=event,
-            send_feature_flags=send_feature_flags, disable_geoip=disable_geoip,
+            send_feature_flags=send_feature_flags, disable_geoip=disable_geoip, flags=flags,
         )  # fmt: skip
         return self._engine.submit(message, hint)
 
@@ -247,15 +244,16 @@ class Client(EventCalls, FlagCalls, ErrorCalls, SegmentCalls):
         *,
         distinct_id: Any = UNSET,
         event: Any = UNSET,
-        send_feature_flags: bool = False,
+        send_feature_flags: Any = False,
         disable_geoip: Optional[bool] = None,
+        flags: Optional[FeatureFlagEvaluations] = None,
     ) -> MessagePromise:
         """``capture`` sent before returning (posthog-node's ``captureImmediate``): the
         promise has its outcome when the call returns. The same forms as ``capture``."""
         message, hint = capture_message(
             first, second, properties, timestamp, uuid, groups,
             distinct_id=distinct_id, event=event,
-            send_feature_flags=send_feature_flags, disable_geoip=disable_geoip,
+            send_feature_flags=send_feature_flags, disable_geoip=disable_geoip, flags=flags,
         )  # fmt: skip
         return self._engine.submit_now(message, hint)
 

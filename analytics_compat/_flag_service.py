@@ -9,34 +9,46 @@ in a bounded cache), and sends nothing itself: the client submits the event thro
 its engine like any other. Every single-flag call is ``evaluate``; ``FlagOptions``
 names and types its keyword arguments.
 
-It also provides the ``feature_flags`` pipeline stage (``send_feature_flags=True`` on
-``capture`` / ``track``). Network trouble never raises: the call gets None and the
-error goes to ``report_error`` (the client's ``error`` listeners). Evaluation itself
-is ``analytics_compat.flags``, imported on first use; every-flag calls and remote
-config are in ``_flag_calls``.
+Network trouble never raises: the call gets None and the error goes to
+``report_error`` (the client's ``error`` listeners). Why a call got None is kept as a
+``FlagMiss`` for the caller's thread (``last_miss``), written only when it happens, so
+a call that gets a value pays nothing for it. Overrides take posthog-node's forms too
+(``override``). Evaluation itself is ``analytics_compat.flags``, imported on first use;
+every-flag calls, snapshots, remote config and the ``feature_flags`` stage are
+``_flag_calls``.
 """
 
 from __future__ import annotations
 
-import collections
 import enum
 import logging
 import threading
-import time
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, TypedDict, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    TypedDict,
+    Union,
+)
 
 import requests
 
 from . import _lazy_flags as _lazy
 from ._config import FlagsConfig
 from ._events import Message, check_distinct_id
-from ._jsonsafe import json_safe_mapping
+from ._flag_events import SeenCache, called_event
 from ._lifecycle import ForkPhase, after_fork_in_child
 from .errors import ClientClosedError, DeliveryError, NotInitializedError, ValidationError
 
 if TYPE_CHECKING:
-    from .flags import DefinitionsPoller, FlagDefinitions, FlagResult, RemoteFlags
+    from .flags import DefinitionsPoller, FlagDefinitions, FlagMiss, FlagResult, RemoteFlags
 
 __all__ = ["AllFlagsOptions", "FlagOptions", "FlagService", "FlagValue"]
 
@@ -45,6 +57,7 @@ logger = logging.getLogger("analytics_compat")
 FlagValue = Union[bool, str]
 Evaluation = Tuple[Optional["FlagResult"], Optional[Message]]
 _CALLED_CACHE_SIZE = 50_000
+_EMPTY: Mapping[str, Any] = {}
 
 
 class FlagOptions(TypedDict, total=False):
@@ -56,6 +69,7 @@ class FlagOptions(TypedDict, total=False):
     only_evaluate_locally: bool
     send_feature_flag_events: Optional[bool]
     disable_geoip: Optional[bool]
+    device_id: Optional[str]
 
 
 class AllFlagsOptions(TypedDict, total=False):
@@ -66,6 +80,8 @@ class AllFlagsOptions(TypedDict, total=False):
     group_properties: Optional[Mapping[str, Mapping[str, Any]]]
     only_evaluate_locally: bool
     disable_geoip: Optional[bool]
+    flag_keys_to_evaluate: Optional[Sequence[str]]
+    device_id: Optional[str]
 
 
 class _State(enum.Enum):
@@ -75,30 +91,7 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
-_CACHES: weakref.WeakSet[_SeenCache] = weakref.WeakSet()
 _SERVICES: weakref.WeakSet[FlagService] = weakref.WeakSet()
-
-
-class _SeenCache:
-    """A bounded set of recently reported keys (oldest forgotten first)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._keys: collections.OrderedDict[Any, None] = collections.OrderedDict()
-        self._lock = threading.Lock()
-        _CACHES.add(self)
-
-    def add(self, key: Any) -> bool:
-        """True if ``key`` is new (and now remembered)."""
-        if key in self._keys:  # the common case, answered without the lock
-            return False
-        with self._lock:
-            if key in self._keys:
-                return False
-            self._keys[key] = None
-            if len(self._keys) > self._size:
-                self._keys.popitem(last=False)
-            return True
 
 
 class FlagService:
@@ -116,8 +109,9 @@ class FlagService:
         self.override_payloads: Optional[Dict[str, Any]] = None
         self.poller: Optional[DefinitionsPoller] = None
         self.session = requests.Session()
-        self._seen = _SeenCache(_CALLED_CACHE_SIZE)
+        self._seen = SeenCache(_CALLED_CACHE_SIZE)
         _SERVICES.add(self)
+        self._misses = threading.local()  # .miss: why this thread's last call got None
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self, config: FlagsConfig, *, disabled: bool = False) -> None:
@@ -199,21 +193,25 @@ class FlagService:
     def reload(self) -> bool:
         if self.poller is None:
             if self._state is _State.DISABLED:
-                logger.debug("analytics-compat: the client is disabled; no flags are loaded")
+                logger.debug("the client is disabled; no flags are loaded")
             elif self.config is not None and not self.config.local_evaluation:
-                logger.warning(
-                    "analytics-compat: local evaluation is off (enable_local_evaluation)"
-                )
+                logger.warning("local evaluation is off (enable_local_evaluation)")
             else:
-                logger.warning("analytics-compat: reload_feature_flags needs a personal_api_key")
+                logger.warning("reload_feature_flags needs a personal_api_key")
             return False
         return self.poller.load_now()
 
     def override(
-        self, flags: Optional[Mapping[str, FlagValue]], payloads: Optional[Mapping[str, Any]]
+        self, flags: Optional[Dict[str, FlagValue]], payloads: Optional[Dict[str, Any]]
     ) -> None:
-        self.overrides = dict(flags) if flags is not None else None
-        self.override_payloads = dict(payloads) if payloads is not None else None
+        """Replace the overrides (None: none); they win over local and remote answers."""
+        self.overrides, self.override_payloads = flags, payloads
+
+    @property
+    def last_miss(self) -> Optional[FlagMiss]:
+        """Why the last call on this thread that returned None did (kept until the next)."""
+        miss: Optional[FlagMiss] = getattr(self._misses, "miss", None)
+        return miss
 
     # -- one flag --------------------------------------------------------------------------
     def evaluate(
@@ -226,6 +224,7 @@ class FlagService:
         only_evaluate_locally: bool = False,
         send_feature_flag_events: Optional[bool] = None,
         disable_geoip: Optional[bool] = None,
+        device_id: Optional[str] = None,
     ) -> Evaluation:
         """``(result, $feature_flag_called event or None)`` for ``key`` and ``distinct_id``.
 
@@ -233,12 +232,15 @@ class FlagService:
         ``FlagOptions``, positional here: the client's methods spell them out, because
         forwarding ``**kwargs`` costs a fifth of a local flag check). The result is None
         when the flag is unknown, when ``only_evaluate_locally`` and it cannot be
-        decided locally, or when the server could not be reached.
+        decided locally, or when the server could not be reached; ``last_miss`` then
+        says which.
         """
         # One flat function on purpose: flag checks sit in request paths.
         config = self._open
         if config is None:
             if self._state is _State.DISABLED:
+                flags = _lazy.flags()
+                self._misses.miss = flags.FlagMiss(str(key), flags.Miss.DISABLED)
                 return None, None
             config = self.require_open()
         if type(key) is not str or not key:
@@ -250,30 +252,69 @@ class FlagService:
         overrides = self.overrides
         result: Optional[FlagResult] = None
         if overrides is not None and key in overrides:
-            result = self._overridden(key, overrides[key])
+            result = self.overridden(key, overrides[key])
         elif definitions is not None:
-            result = _lazy.flags().evaluate_flag(
-                definitions,
-                key,
-                did,
-                groups=groups,
-                person_properties=person_properties,
-                group_properties=group_properties,
-            )
+            # The flag's compiled plan, called directly: the common flag is answered
+            # here, one call shallower; None (no plan yet, or not for this caller) is
+            # the evaluator's to decide.
+            plan = definitions.evaluator_cache.get(key)
+            if plan is not None:
+                result = plan(
+                    did, person_properties or _EMPTY, groups or _EMPTY,
+                    group_properties or _EMPTY, None,
+                )  # fmt: skip
+            if result is None:
+                result = _lazy.flags().evaluate_flag(
+                    definitions,
+                    key,
+                    did,
+                    groups=groups,
+                    person_properties=person_properties,
+                    group_properties=group_properties,
+                    device_id=device_id,
+                )
         if result is None or not result.decided:
             # Not known or not decidable locally: exactly one /flags request, or none.
-            result = None
-            if not only_evaluate_locally:
-                geoip = config.disable_geoip if disable_geoip is None else disable_geoip
-                remote = self.remote(did, groups, person_properties, group_properties, geoip, [key])
-                if remote is not None:
-                    result = remote.flags.get(key)
+            geoip = config.disable_geoip if disable_geoip is None else disable_geoip
+            result = self._not_local(
+                key, did, result, groups, person_properties, group_properties,
+                None if only_evaluate_locally else geoip, device_id,
+            )  # fmt: skip
         send = config.send_events if send_feature_flag_events is None else send_feature_flag_events
         if result is None or not send or not self._seen.add((did, result.key, result.value)):
             return result, None
-        return result, _called_event(did, result, groups)
+        return result, called_event(did, result, groups)
 
-    def _overridden(self, key: str, value: FlagValue) -> FlagResult:
+    def _not_local(
+        self,
+        key: str,
+        did: str,
+        local: Optional[FlagResult],
+        groups: Optional[Mapping[str, Any]],
+        person_properties: Optional[Mapping[str, Any]],
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]],
+        geoip: Optional[bool],
+        device_id: Optional[str],
+    ) -> Optional[FlagResult]:
+        """The server's result for a flag not decided locally (``geoip`` None: do not ask)."""
+        flags = _lazy.flags()
+        local_reason = None if local is None else local.reason
+        if geoip is None:
+            reason = local_reason
+            if reason is None:
+                loaded = self.definitions is not None
+                reason = flags.Miss.FLAG_UNKNOWN if loaded else flags.Miss.DEFINITIONS_NOT_LOADED
+            self._misses.miss = flags.FlagMiss(key, reason, local_reason)
+            return None
+        remote = self.remote(
+            did, groups, person_properties, group_properties, geoip, [key], device_id
+        )
+        result: Optional[FlagResult] = remote.flags.get(key)
+        if result is None:
+            self._misses.miss = remote.miss(key, local_reason)
+        return result
+
+    def overridden(self, key: str, value: FlagValue) -> FlagResult:
         payload = (self.override_payloads or {}).get(key)
         variant = value if isinstance(value, str) else None
         forced: FlagResult = _lazy.flags().FlagResult(key, value, variant, payload, "override")
@@ -286,9 +327,10 @@ class FlagService:
         person_properties: Optional[Mapping[str, Any]],
         group_properties: Optional[Mapping[str, Mapping[str, Any]]],
         disable_geoip: bool,
-        keys: Optional[list[str]],
-    ) -> Optional[RemoteFlags]:
-        """One ``/flags`` request; None (and the error reported) if it failed."""
+        keys: Optional[List[str]],
+        device_id: Optional[str] = None,
+    ) -> RemoteFlags:
+        """One ``/flags`` request; on failure (reported) or a quota limit, no flags in it."""
         config = self.require_open()
         remote: RemoteFlags = _lazy.flags().fetch_remote_flags(
             self.session,
@@ -300,15 +342,22 @@ class FlagService:
             group_properties=group_properties,
             disable_geoip=disable_geoip,
             flag_keys=keys,
+            device_id=device_id,
             timeout=config.request_timeout,
         )
         if remote.error is not None:
             self.report(remote.error)
-            return None
-        if remote.quota_limited:
-            logger.warning("analytics-compat: feature flags are quota limited on the server")
-            return None
+        elif remote.quota_limited:
+            logger.warning("feature flags are quota limited on the server")
         return remote
+
+    def called(
+        self, did: str, result: FlagResult, groups: Optional[Mapping[str, Any]]
+    ) -> Optional[Message]:
+        """The ``$feature_flag_called`` event for a read of ``result``, unless already sent."""
+        if not self._seen.add((did, result.key, result.value)):
+            return None
+        return called_event(did, result, groups)
 
     def payload_for(self, key: str, match_value: FlagValue) -> Tuple[bool, Any]:
         """``(known, payload)`` for a given value of ``key``, from the loaded definitions."""
@@ -321,38 +370,9 @@ class FlagService:
         return True, flag.payloads.get("true" if match_value is True else str(match_value))
 
 
-def _called_event(did: str, result: FlagResult, groups: Optional[Mapping[str, Any]]) -> Message:
-    props: Dict[str, Any] = {
-        "$feature_flag": result.key,
-        "$feature_flag_response": result.value,
-        f"$feature/{result.key}": result.value,
-        "locally_evaluated": result.locally_evaluated,
-        "$feature_flag_reason": result.reason,
-    }
-    if result.flag_id is not None:
-        props["$feature_flag_id"] = result.flag_id
-    if result.version is not None:
-        props["$feature_flag_version"] = result.version
-    if result.request_id is not None:
-        props["$feature_flag_request_id"] = result.request_id
-    if result.payload is not None:
-        props["$feature_flag_payload"] = result.payload
-    if groups is not None:
-        props["$groups"] = json_safe_mapping(groups, "groups")
-    # Our own JSON-safe values (the payload came decoded from JSON): no need to go
-    # through build_capture's checks and copy.
-    return Message("$feature_flag_called", did, props, time.time(), None)
-
-
-def _renew_cache_locks_in_child() -> None:
-    for cache in list(_CACHES):
-        cache._lock = threading.Lock()  # a lock held at fork() stays held in the child
-
-
 def _restart_pollers_in_child() -> None:
     for service in list(_SERVICES):
         service._after_fork()
 
 
-after_fork_in_child(_renew_cache_locks_in_child, ForkPhase.LOCKS)
 after_fork_in_child(_restart_pollers_in_child, ForkPhase.THREADS)

@@ -15,6 +15,8 @@ anything is queued), and the mapping of DESIGN.md onto the PostHog core:
 - ``context.ip`` -> ``$ip``, ``context.userAgent`` -> ``$raw_user_agent``; the other
   context keys are kept under ``$context``, and Segment's ``integrations`` under
   ``$integrations``; ``messageId`` -> the event uuid (``_segment.message_uuid``).
+- track's flag fields, ``flags`` (a snapshot) and ``sendFeatureFlags``, into the
+  ``Hint`` ``_flag_options`` makes of them (``track_fields``).
 
 Knows nothing about queues, threads or HTTP.
 """
@@ -32,7 +34,9 @@ from ._events import (
     build_set,
     check_distinct_id,
 )
+from ._flag_options import flags_hint
 from ._jsonsafe import json_safe_mapping
+from ._pipeline import Hint
 from ._segment import (
     POSITIONAL,
     is_positional_id,
@@ -52,6 +56,7 @@ __all__ = [
     "legacy_page",
     "legacy_track",
     "normalize",
+    "track_fields",
 ]
 
 # snake_case keyword -> the analytics-node field name.
@@ -67,10 +72,11 @@ _SNAKE = {
     "send_feature_flags": "sendFeatureFlags",
 }
 _COMMON = frozenset({"timestamp", "context", "integrations", "messageId", "uuid"})
+_TRACK_FLAGS = frozenset({"sendFeatureFlags", "flags"})
 _PERSON = _COMMON | {"userId", "anonymousId", "sessionId"}
 _FIELDS = {
     "identify": _PERSON | {"traits"},
-    "track": _PERSON | {"event", "properties", "sendFeatureFlags"},
+    "track": _PERSON | {"event", "properties"} | _TRACK_FLAGS,
     "alias": _COMMON | {"from", "to", "previousId", "userId"},
     "group": _PERSON | {"groupId", "groupType", "traits"},
     "page": _PERSON | {"name", "category", "properties"},
@@ -132,6 +138,24 @@ def fields_of(
                 field=key,
             )
     return normalize(call, fields, kwargs)
+
+
+_TRACK_PLAIN = _FIELDS["track"] - _TRACK_FLAGS
+
+
+def track_fields(
+    message: Any, args: Tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> Tuple[Dict[str, Any], Optional[Hint]]:
+    """``track``'s fields (every shape ``fields_of`` reads) and the ``Hint`` its flag
+    fields ask for (None: a plain call)."""
+    # The hot path: the one test normalize's fast path makes, flag fields excluded.
+    if not args and not kwargs and type(message) is dict and message.keys() <= _TRACK_PLAIN:
+        return message, None
+    fields = fields_of("track", message, args, kwargs)
+    send, flags = fields.get("sendFeatureFlags"), fields.get("flags")
+    if not send and flags is None:
+        return fields, None
+    return fields, flags_hint(send, flags, None, None)
 
 
 def _person(msg: Mapping[str, Any], *names: str) -> Tuple[Any, str]:

@@ -1,10 +1,11 @@
 """The processor pipeline: what happens to a message between building it and queueing it.
 
 Owns ``Stage`` (one processor with the name it is counted under), ``Hint`` (what a
-call asked for beyond the message itself, such as ``send_feature_flags``) and
-``Pipeline``: the stages compiled at ``init`` into two tuples: ``plain`` for calls
-without a hint (empty unless a feature is in use, so a plain ``track()`` pays one
-truth test) and ``hinted`` for calls that carry one. A stage may be *dormant* until
+call asked for beyond the message itself, such as ``send_feature_flags`` or the
+values of a ``flags=`` snapshot) and ``Pipeline``: the stages compiled at ``init``
+into two tuples: ``plain`` for calls without a hint (empty unless a feature is in
+use, so a plain ``track()`` pays one truth test) and ``hinted`` for calls that carry
+one. A stage may be *dormant* until
 the feature it serves is first used in the process (``wake``): the tuples are then
 rebuilt and swapped, copy-on-write, under a lock, and read without one. Stages run
 in the order given, on the caller's thread (a ``contextvars`` context is only
@@ -40,11 +41,18 @@ logger = logging.getLogger("analytics_compat")
 class Hint:
     """What a call asked for beyond the message: read by the stages that need it."""
 
-    __slots__ = ("feature_flags",)
+    __slots__ = ("feature_flags", "flag_properties")
 
-    def __init__(self, *, feature_flags: Optional[dict[str, Any]] = None) -> None:
-        # Keyword arguments for the flags service's every-flag call, or None: no flags.
+    def __init__(
+        self,
+        *,
+        feature_flags: Optional[dict[str, Any]] = None,
+        flag_properties: Optional[dict[str, Any]] = None,
+    ) -> None:
+        # What to evaluate for send_feature_flags (the feature_flags stage), or None.
         self.feature_flags = feature_flags
+        # $feature/* from a flags= snapshot, added as they are (no evaluation), or None.
+        self.flag_properties = flag_properties
 
 
 Processor = Callable[[Message, Optional[Hint]], Optional[Message]]

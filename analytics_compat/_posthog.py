@@ -4,17 +4,19 @@ Owns the reading of the calls as PostHog's documentation writes them, beside our
 analytics-node ones (``_legacy``):
 
 - posthog-python: ``capture("event", distinct_id=..., properties=..., groups=...,
-  timestamp=..., uuid=..., send_feature_flags=..., disable_geoip=...)``, where the
-  distinct id may be left out (the context's, or a personless event), and the older
-  ``capture(distinct_id, event, properties)``: two positional arguments are always
-  the older form;
+  timestamp=..., uuid=..., flags=..., send_feature_flags=..., disable_geoip=...)``,
+  where the distinct id may be left out (the context's, or a personless event), and
+  the older ``capture(distinct_id, event, properties)``: two positional arguments
+  are always the older form;
 - posthog-node, as Python mappings or keywords: ``capture({"distinctId", "event",
-  "properties", "groups", "sendFeatureFlags", "timestamp", "uuid", "disableGeoip"})``,
-  ``identify({"distinctId", "properties"})``, ``alias({"distinctId", "alias"})``,
-  ``group_identify({"groupType", "groupKey", "properties", "distinctId"})``.
+  "properties", "groups", "flags", "sendFeatureFlags", "timestamp", "uuid",
+  "disableGeoip"})``, ``identify({"distinctId", "properties"})``,
+  ``alias({"distinctId", "alias"})``, ``group_identify({"groupType", "groupKey",
+  "properties", "distinctId"})``.
 
 Each returns the ``Message`` and the ``Hint`` the pipeline needs (None for a plain
-call). ``disable_geoip`` given for one call is written into the event as
+call; ``flags`` and ``send_feature_flags`` are read by ``_flag_options``).
+``disable_geoip`` given for one call is written into the event as
 ``$geoip_disable``; the client's default is added when the event is encoded.
 Pure: knows nothing about queues, clients or HTTP.
 """
@@ -31,6 +33,7 @@ from ._events import (
     build_group_identify,
     build_set,
 )
+from ._flag_options import flags_hint
 from ._legacy import fields_of, legacy_alias, legacy_identify, normalize
 from ._pipeline import Hint
 from .errors import ValidationError
@@ -57,9 +60,11 @@ def with_geoip(message: Message, disable_geoip: Optional[bool]) -> Message:
     return message
 
 
-def _hint(message: Message, send_feature_flags: Any, groups: Any, geoip: Any) -> Optional[Hint]:
-    if send_feature_flags:
-        return Hint(feature_flags={"groups": groups, "disable_geoip": geoip})
+def _hint(
+    message: Message, send_feature_flags: Any, flags: Any, groups: Any, geoip: Any
+) -> Optional[Hint]:
+    if send_feature_flags or flags is not None:
+        return flags_hint(send_feature_flags, flags, groups, geoip)
     return PERSONLESS if message.distinct_id is None else None
 
 
@@ -75,6 +80,7 @@ def capture_message(
     event: Any,
     send_feature_flags: Any,
     disable_geoip: Optional[bool],
+    flags: Any = None,
 ) -> Built:
     """Resolve every ``capture`` form (see the module) into one message."""
     if isinstance(first, Mapping) and second is UNSET and event is UNSET:
@@ -100,13 +106,13 @@ def capture_message(
     did = None if did is UNSET else did
     message = build_capture(did, name, properties, timestamp, uuid, groups)
     with_geoip(message, disable_geoip)
-    return message, _hint(message, send_feature_flags, groups, disable_geoip)
+    return message, _hint(message, send_feature_flags, flags, groups, disable_geoip)
 
 
 # -- posthog-node's objects -------------------------------------------------------------
 _NODE_CAPTURE = frozenset(
     {"distinctId", "event", "properties", "groups", "sendFeatureFlags", "timestamp", "uuid"}
-    | {"disableGeoip"}
+    | {"disableGeoip", "flags"}
 )
 
 
@@ -135,7 +141,8 @@ def node_capture(message: Mapping[Any, Any]) -> Built:
     )
     geoip = fields.get("disableGeoip")
     with_geoip(built, geoip)
-    return built, _hint(built, fields.get("sendFeatureFlags"), fields.get("groups"), geoip)
+    flags = fields.get("flags")
+    return built, _hint(built, fields.get("sendFeatureFlags"), flags, fields.get("groups"), geoip)
 
 
 def is_node_identify(message: Any) -> bool:

@@ -10,6 +10,7 @@ package knows nothing about the client, batching or transport; it only imports
 
 from __future__ import annotations
 
+from analytics_compat.flags._result import FlagMiss, Miss
 from analytics_compat.flags.cache import FileDefinitionsCache, FlagDefinitionCacheProvider
 from analytics_compat.flags.evaluator import FlagResult, Reason, evaluate_all, evaluate_flag
 from analytics_compat.flags.model import FeatureFlag, FlagDefinitions, parse_definitions
@@ -29,7 +30,9 @@ __all__ = [
     "FileDefinitionsCache",
     "FlagDefinitionCacheProvider",
     "FlagDefinitions",
+    "FlagMiss",
     "FlagResult",
+    "Miss",
     "PollerState",
     "Reason",
     "RemoteFlags",

@@ -18,9 +18,9 @@ Pure, like the evaluator. It must not know about I/O or the client.
 from __future__ import annotations
 
 from datetime import datetime
-from hashlib import sha1
 from typing import Any, Callable, List, Mapping, Optional, Tuple, Union
 
+from analytics_compat.flags._hashing import sha1
 from analytics_compat.flags._result import FlagResult, Reason
 from analytics_compat.flags.model import (
     COHORT_OPERATORS,

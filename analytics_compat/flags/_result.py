@@ -1,7 +1,8 @@
-"""The result of a flag evaluation, and the reasons it can carry.
+"""The result of a flag evaluation, the reasons it can carry, and why a call got none.
 
-Owns ``FlagResult`` (shared by local and remote evaluation) and ``Reason``. It
-must not know how a result is computed or fetched.
+Owns ``FlagResult`` (shared by local and remote evaluation) and ``Reason``, and
+``FlagMiss`` with its ``Miss`` reasons: what a call that returned no value (None)
+can say about why. It must not know how a result is computed or fetched.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from typing import Any, Optional, Union
 
 import attrs
 
-__all__ = ["REASON_RANK", "FlagResult", "FlagValue", "Reason"]
+from analytics_compat.errors import DeliveryError
+
+__all__ = ["REASON_RANK", "FlagMiss", "FlagResult", "FlagValue", "Miss", "Reason"]
 
 FlagValue = Union[bool, str]
 
@@ -87,3 +90,53 @@ class FlagResult:
     @property
     def enabled(self) -> bool:
         return self.value is not False
+
+    def get_value(self) -> FlagValue:
+        """The variant if there is one, else whether the flag is enabled (posthog-python's
+        ``FeatureFlagResult.get_value()``: what ``$feature_flag_response`` reports)."""
+        return self.value  # already the variant, or True / False
+
+
+class Miss:
+    """The ``FlagMiss.reason`` strings: why a call has no value for a flag.
+
+    Besides these, ``reason`` is one of ``Reason``'s undecided reasons (``missing_property``,
+    ``unsupported_regex``, ``undecidable_regex_value``, ...) when the flag could not be
+    decided locally and the server was not asked (``only_evaluate_locally``).
+    """
+
+    FLAG_UNKNOWN = "flag_unknown"
+    """Neither the loaded definitions nor the server know the key."""
+    DEFINITIONS_NOT_LOADED = "definitions_not_loaded"
+    """``only_evaluate_locally`` and no definitions are loaded (yet)."""
+    SERVER_UNREACHABLE = "server_unreachable"
+    """The ``/flags`` request got no answer: refused, timed out, or 502/504 twice."""
+    SERVER_ERROR = "server_error"
+    """The ``/flags`` request got an answer that is not one: another error status (401 for
+    a wrong project key, 500) or a body that is not a JSON object."""
+    QUOTA_LIMITED = "quota_limited"
+    """The server evaluated no flags: the project's feature-flag quota is used up."""
+    EVALUATION_FAILED = "evaluation_failed"
+    """The server answered but could not compute this flag (``errorsWhileComputingFlags``)."""
+    DISABLED = "disabled"
+    """The client is disabled (``disabled=True``): no answers, no requests."""
+    NO_DISTINCT_ID = "no_distinct_id"
+    """``evaluate_flags()`` without a distinct id, outside a context that has one."""
+    NOT_REQUESTED = "not_requested"
+    """A snapshot read of a key outside the ``flag_keys`` it was evaluated for."""
+
+
+@attrs.frozen
+class FlagMiss:
+    """Why a flag call returned no value for ``key``.
+
+    ``reason`` is a ``Miss`` string or, when the server was not asked, the local reason.
+    ``local_reason`` is why local evaluation could not decide (None when the flag had no
+    loaded definition); ``error`` the delivery error of the ``/flags`` request, if any
+    (also given to the client's ``error`` listeners). Holds no key, token or payload.
+    """
+
+    key: str
+    reason: str
+    local_reason: Optional[str] = None
+    error: Optional[DeliveryError] = None

@@ -23,8 +23,7 @@ It must not know about HTTP, polling, the client or how results are reported.
 from __future__ import annotations
 
 from datetime import datetime
-from hashlib import sha1
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from analytics_compat.flags._fastpath import plan_for
 from analytics_compat.flags._filters import (
@@ -36,6 +35,7 @@ from analytics_compat.flags._filters import (
     Outcome,
     match_all,
 )
+from analytics_compat.flags._hashing import sha1
 from analytics_compat.flags._result import FlagResult, FlagValue, Reason
 from analytics_compat.flags.model import FeatureFlag, FlagDefinitions
 
@@ -257,14 +257,17 @@ def evaluate_all(
     group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
     device_id: Optional[str] = None,
     now: Optional[datetime] = None,
+    keys: Optional[Iterable[str]] = None,
 ) -> dict[str, FlagResult]:
-    """Evaluate every flag in ``defs``; results with ``decided=False`` need the server."""
+    """Evaluate every flag in ``defs`` (or only ``keys``, those of them ``defs`` has);
+    results with ``decided=False`` need the server."""
     person = person_properties or _EMPTY
     group_keys = groups or _EMPTY
     group_props = group_properties or _EMPTY
     cache = defs.evaluator_cache
+    by_key = defs.by_key
     results: dict[str, FlagResult] = {}
-    for key in defs.by_key:
+    for key in by_key if keys is None else [k for k in keys if k in by_key]:
         plan = cache.get(key) or plan_for(defs, key)
         result = None if plan is None else plan(distinct_id, person, group_keys, group_props, now)
         if result is None:

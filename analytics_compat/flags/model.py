@@ -133,7 +133,9 @@ class FlagDefinitions:
     property_matching_version: int = 1
     evaluator_cache: Dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
     """Scratch space for the evaluator (compiled per-flag fast paths, by key); filled
-    lazily, not part of the definitions."""
+    lazily, not part of the definitions. A plan is ``plan(distinct_id, person_properties,
+    groups, group_properties, now) -> FlagResult | None`` (mappings, never None); a hot
+    caller may call it directly, and must ask ``evaluate_flag`` when it answers None."""
 
 
 def decode_payload(raw: Any) -> Any:

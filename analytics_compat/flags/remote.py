@@ -1,12 +1,13 @@
 """Server-side flag evaluation through PostHog's ``POST /flags/?v=2``.
 
 Owns ``fetch_remote_flags``: builds the request body (project key, distinct id,
-groups, person and group properties, geoip switch, optional key list), sends it
+groups, person and group properties, geoip switch, optional key list and device id), sends it
 without an ``Authorization`` header, retries once on 502/504 or a network error,
 and parses both the v2 answer (``flags: {key: {enabled, variant, reason,
 metadata}}``) and the legacy ``/decide`` answer (``featureFlags`` +
 ``featureFlagPayloads``) into ``FlagResult`` values with payloads decoded. It
-honours ``quotaLimited`` and ``errorsWhileComputingFlags``.
+honours ``quotaLimited`` and ``errorsWhileComputingFlags`` (the keys the server marked
+failed are kept apart), and ``RemoteFlags.miss`` says why a key has no value in an answer.
 
 It never raises for a delivery problem: the result carries an ``error`` (an
 ``analytics_compat.errors.DeliveryError``). Error text never contains the key.
@@ -30,6 +31,7 @@ from analytics_compat.errors import (
     RetriesExhaustedError,
     TransportError,
 )
+from analytics_compat.flags._result import FlagMiss, Miss
 from analytics_compat.flags.evaluator import FlagResult
 from analytics_compat.flags.model import decode_payload
 
@@ -52,10 +54,27 @@ class RemoteFlags:
     quota_limited: bool = False
     errors_while_computing: bool = False
     error: Optional[DeliveryError] = None
+    failed: frozenset[str] = frozenset()
+    """Keys the server listed but could not compute (``"failed": true``)."""
+    unreachable: bool = False
+    """With ``error``: no answer came (network, timeout, 502/504 on both attempts)."""
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def miss(self, key: str, local_reason: Optional[str] = None) -> FlagMiss:
+        """Why ``key`` has no value in this answer (``local_reason``: why it was asked)."""
+        error = self.error
+        if error is not None:
+            reason = Miss.SERVER_UNREACHABLE if self.unreachable else Miss.SERVER_ERROR
+        elif self.quota_limited:
+            reason = Miss.QUOTA_LIMITED
+        elif key in self.failed or self.errors_while_computing:
+            reason = Miss.EVALUATION_FAILED
+        else:
+            reason = Miss.FLAG_UNKNOWN
+        return FlagMiss(key, reason, local_reason, error)
 
 
 def _opt_int(value: Any) -> Optional[int]:
@@ -64,12 +83,12 @@ def _opt_int(value: Any) -> Optional[int]:
 
 def _parse_v2(
     flags: Mapping[str, Any], request_id: Optional[str]
-) -> tuple[dict[str, FlagResult], bool]:
+) -> tuple[dict[str, FlagResult], set[str]]:
     results: dict[str, FlagResult] = {}
-    failed_any = False
+    failed: set[str] = set()
     for key, record in flags.items():
         if not isinstance(record, Mapping) or record.get("failed") is True:
-            failed_any = True  # the server could not compute this one: leave it out
+            failed.add(str(key))  # the server could not compute this one: leave it out
             continue
         enabled = record.get("enabled") is True
         raw_variant = record.get("variant")
@@ -95,7 +114,7 @@ def _parse_v2(
             locally_evaluated=False,
             request_id=request_id,
         )
-    return results, failed_any
+    return results, failed
 
 
 def _parse_legacy(body: Mapping[str, Any], request_id: Optional[str]) -> dict[str, FlagResult]:
@@ -134,12 +153,18 @@ def parse_flags_response(body: Mapping[str, Any]) -> RemoteFlags:
         logger.warning("feature flags quota limited: the server evaluated no flags")
         return RemoteFlags(request_id=request_id, quota_limited=True, errors_while_computing=errors)
     flags = body.get("flags")
+    failed: set[str] = set()
     if isinstance(flags, Mapping):
-        results, failed_any = _parse_v2(flags, request_id)
-        errors = errors or failed_any
+        results, failed = _parse_v2(flags, request_id)
+        errors = errors or bool(failed)
     else:
         results = _parse_legacy(body, request_id)
-    return RemoteFlags(flags=results, request_id=request_id, errors_while_computing=errors)
+    return RemoteFlags(
+        flags=results,
+        request_id=request_id,
+        errors_while_computing=errors,
+        failed=frozenset(failed),
+    )
 
 
 def _post_once(
@@ -184,13 +209,15 @@ def fetch_remote_flags(
     group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
     disable_geoip: bool = True,
     flag_keys: Optional[Sequence[str]] = None,
+    device_id: Optional[str] = None,
     timeout: float = 3.0,
     retry_delay: float = 0.1,
 ) -> RemoteFlags:
     """Ask the server to evaluate flags for ``distinct_id``; never raises for delivery problems.
 
     ``flag_keys`` limits the evaluation (sent as ``flag_keys_to_evaluate``, omitted
-    when None). One retry, after ``retry_delay`` seconds, on 502/504 or a network
+    when None); ``device_id`` is sent when given (flags bucketed by device, experience
+    continuity). One retry, after ``retry_delay`` seconds, on 502/504 or a network
     error; if it fails too, ``error`` is a ``RetriesExhaustedError`` wrapping the
     last failure. Other statuses give an ``HTTPStatusError``; an unreadable body a
     ``TransportError``.
@@ -205,6 +232,8 @@ def fetch_remote_flags(
     }
     if flag_keys is not None:
         body["flag_keys_to_evaluate"] = list(flag_keys)
+    if device_id is not None:
+        body["device_id"] = device_id
     # default=str: a datetime (or other odd value) in properties must not abort the call.
     data = json.dumps(body, default=str).encode("utf-8")
     url = f"{host.rstrip('/')}/flags/?v=2"
@@ -217,5 +246,6 @@ def fetch_remote_flags(
         if error is not None and retryable:
             error = RetriesExhaustedError(2, error)
     if error is not None or result is None:
-        return RemoteFlags(error=error or TransportError("no result"))
+        # Still retryable after the retry: nothing answered (or only a gateway did).
+        return RemoteFlags(error=error or TransportError("no result"), unreachable=retryable)
     return result
