@@ -41,11 +41,12 @@ Deliver = Callable[[List[Message], List[Outcome]], None]
 
 
 _LIVE: weakref.WeakSet[Batcher] = weakref.WeakSet()
-# A producer above the high-water mark waits, at most this long, for the worker to take
-# a batch, off the interpreter lock so the worker runs. Four producers, queue of 300:
-# sleep(0) dropped 17,489 of 20,000; sleep(0.1 ms) none when quiet, 3,611 at load 5;
-# waiting for the worker's progress none at either.
+# Above the high-water mark a producer waits, this long at most, off the interpreter lock
+# for the worker to take a batch (4 producers, queue of 300: sleep(0) dropped 17,489 of
+# 20,000; this, none), if the worker has released messages and took one in _MOVING_S:
+# a queue the triggers hold, or a request stuck on the network, is waited for in vain.
 _YIELD_S = 0.002
+_MOVING_S = 0.5
 
 
 class Batcher:
@@ -81,6 +82,7 @@ class Batcher:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._progress = threading.Event()  # set each time the worker takes a batch
+        self._taken_at = time.monotonic()  # when it last did
         self._deadline = Deadline()  # set by shutdown; the sender's requests and sleeps obey it
         self._queue: Deque[Message] = collections.deque()
         self._released = 0  # messages at the head of the queue released for sending
@@ -133,17 +135,17 @@ class Batcher:
 
         Lock-free (``deque.append`` is atomic): with N producer threads the queue can
         overshoot ``maxQueueSize`` by at most N - 1. Above half of it the call first
-        waits (``_YIELD_S`` at most) for the worker to take a batch; full drops at once.
+        waits (``_YIELD_S`` at most) for a moving worker to take a batch; full drops at once.
         """
         queue = self._queue
         depth = len(queue)
         if depth >= self._high_water:
-            if depth < self._max_queue_size:
+            if depth >= self._max_queue_size:
+                return self._drop(message)
+            if self._released and time.monotonic() - self._taken_at < _MOVING_S:
                 progress = self._progress  # the worker is behind: let it run first
                 progress.clear()
                 progress.wait(_YIELD_S)
-            else:
-                return self._drop(message)
         now = self._clock()
         message.enqueued_at = now
         queue.append(message)
@@ -244,12 +246,8 @@ class Batcher:
         self.release()
 
     def join(self) -> bool:
-        """Wait for the drain, up to the deadline; True if every message was delivered or
-        failed for its own reason (none abandoned by the deadline).
-
-        If the worker is still busy at the deadline (a request in flight), the caller
-        fails what is still queued itself rather than wait for that request.
-        """
+        """Wait for the drain, up to the deadline; True if none was abandoned by it. A
+        worker still busy then (a request in flight): the caller fails what is queued."""
         deadline = self._deadline.at
         if not self.on_worker_thread() and deadline is not None:
             self._thread.join(max(0.0, deadline - time.monotonic()) + 0.2)
@@ -309,6 +307,7 @@ class Batcher:
             with self._lock:
                 batch = self._take_batch()
                 self._in_flight = self._in_flight_left = len(batch)
+            self._taken_at = time.monotonic()
             self._progress.set()  # room was made: producers waiting above high water go on
             try:
                 self._sender.send(batch, self._settle, self._deadline)
@@ -323,9 +322,8 @@ class Batcher:
 
     def _take_batch(self) -> List[Message]:
         """The next batch (under the lock): one trigger's release; or as many released
-        messages as a batch may hold once a flush or shutdown is waiting, or once more
-        is released than one batch holds (the worker is behind: fewer, bigger requests
-        let it catch up)."""
+        messages as a batch holds once a flush or shutdown waits, or once more is
+        released than a batch holds (behind: fewer, bigger requests catch up)."""
         limit = self.config.max_batch_size
         marks = self._marks
         if self._state is Lifecycle.RUNNING and not self._flushes and self._released <= limit:

@@ -27,8 +27,8 @@ _CACHES: weakref.WeakSet[SeenCache] = weakref.WeakSet()
 
 
 class SeenCache:
-    """A bounded set of reported keys; past ``size`` the oldest is forgotten first (as on
-    main, and as posthog-python 7.91's ``SizeLimitedDict``: one at a time, never all)."""
+    """A bounded set of reported keys; past ``size`` the oldest is forgotten first, one
+    at a time, never all at once (as posthog-python 7.91's ``SizeLimitedDict``)."""
 
     def __init__(self, size: int) -> None:
         self._size = size

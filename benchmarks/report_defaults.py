@@ -259,7 +259,7 @@ def history_import(root: str) -> List[str]:
         r = json.load(fh)
     load = r.get("load_average_before") or [None]
     return [
-        "## 7. Historical import (`analytics-compat import`)\n",
+        "## 9. Historical import (`analytics-compat import`)\n",
         f"`python -m benchmarks.import_bench --lines {r['lines']} --layout {r['layout']} --check "
         f"> {IMPORT_RESULT}` (run on its own, saved, and rendered here): a generated Segment export "
         f"of {r['lines']:,} lines ({r['duplicates_in_export']:,} duplicate messageIds, malformed "

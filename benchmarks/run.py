@@ -274,6 +274,27 @@ def scenario_import(libs: List[str], p: Dict[str, Any], checks: Checks) -> Dict[
 # --------------------------------------------------------------------------- main
 
 
+def merge_into(path: str, new: Dict[str, Any]) -> Dict[str, Any]:
+    """The earlier run at ``path`` with ``new``'s scenarios in place of its own."""
+    with open(path) as fh:
+        doc = json.load(fh)
+    rerun = set(new["results"])
+    doc["results"].update(new["results"])
+    doc["checks"] = [c for c in doc["checks"] if c["name"].split(":")[0] not in rerun] + new[
+        "checks"
+    ]
+    doc.setdefault("profiles", {}).update(new["profiles"])
+    doc["targets"] = evaluate_targets(doc["results"])
+    meta = new["meta"]
+    doc["meta"].setdefault("updates", []).append(
+        {
+            "results": sorted(rerun),
+            **{k: meta.get(k) for k in ("date", "command", "commit", "loadavg_start")},
+        }
+    )
+    return doc
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.run", description=__doc__.split("\n")[0]
@@ -307,6 +328,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         help="capture protocol for analytics_compat and posthog-python (option capture_mode; "
         "default: each library's own default). A version that does not know the option "
         "runs without it and a check says so",
+    )
+    ap.add_argument(
+        "--update",
+        metavar="JSON",
+        help="re-run only --scenarios and merge them into this earlier run's JSON (the rest of "
+        "its figures kept; the report names what was re-run, when and at which commit)",
     )
     ap.add_argument(
         "--json",
@@ -421,6 +448,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         "checks": checks.items,
         "profiles": profiles,
     }
+    if args.update:
+        doc = merge_into(args.update, doc)
     os.makedirs(os.path.dirname(json_out), exist_ok=True)
     with open(json_out, "w") as fh:
         json.dump(doc, fh, indent=1, default=str)

@@ -15,6 +15,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
@@ -22,6 +23,7 @@ from typing import Any, Dict, Iterator, List
 import pytest
 
 from analytics_compat import Client
+from tests.faults.servers import HungServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,3 +89,59 @@ def test_producers_flooding_the_queue_are_slowed_not_dropped(
         assert at_sink["distinct_ids"] == accepted and at_sink["duplicates"] == 0
     finally:
         client.shutdown(5)
+
+
+def _time_calls(client: Client, calls: int) -> float:
+    started = time.monotonic()
+    for i in range(calls):
+        client.track({"userId": "u1", "event": "queued", "properties": {"i": i}})
+    return time.monotonic() - started
+
+
+def test_a_queue_the_triggers_hold_is_not_waited_for(sink_process: str) -> None:
+    # Nothing is released until flush(): waiting for the worker's progress above half of
+    # maxQueueSize would cost each of those calls 2 ms (1,900 of them: 3.8 s) for nothing.
+    client = Client(
+        {
+            "secret": "phc_hold",
+            "host": sink_process,
+            "maxQueueSize": 4_000,
+            "flushAt": 10**9,
+            "flushAfter": 3_600_000,
+            "flush_policy": "posthog",
+        }
+    )
+    try:
+        took = _time_calls(client, 3_900)
+        assert took < 1.5, f"3,900 held calls took {took:.2f} s: they waited for the worker"
+        assert client.stats["dropped_queue_full"] == 0
+        result = client.flush(timeout=60)
+        assert result and result.delivered == 3_900, result
+        assert _stats(sink_process)["events"] == 3_900
+    finally:
+        client.shutdown(5)
+
+
+def test_a_worker_stuck_on_the_network_is_not_waited_for_long() -> None:
+    # The worker's request hangs: after _MOVING_S without a batch taken, calls above
+    # half of maxQueueSize go on at once (and the queue, once full, drops at once).
+    with HungServer(hold=30) as server:
+        client = Client(
+            {
+                "secret": "phc_stuck",
+                "host": server.url,
+                "maxQueueSize": 4_000,
+                "flushAt": 20,
+                "flush_policy": "posthog",
+                "timeout": 30,
+            }
+        )
+        try:
+            _time_calls(client, 20)
+            assert server.wait_for(lambda requests: len(requests) >= 1, timeout=10)
+            took = _time_calls(client, 5_000)
+            # every call from 2,000 to 4,000 waiting 2 ms: 4 s at least
+            assert took < 1.5, f"5,000 calls took {took:.2f} s: they waited for a stuck worker"
+            assert client.stats["dropped_queue_full"] >= 5_000 + 20 - 4_000 - 20
+        finally:
+            client.shutdown(0.5)
