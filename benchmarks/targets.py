@@ -59,7 +59,8 @@ TARGETS: List[Target] = [
     Target("memory", "ratio_vs_posthog", "<=", 0.5, "memory per queued event <= 1/2 of posthog"),
     Target("latency", "p99_us", "<=", 50.0, "p99 call latency with a stalled server <= 50 us"),
     Target(
-        "flags_off", "speedup_vs_posthog", ">=", 8.0, "flag evaluation >= 8x faster than posthog (issue 13)"
+        "flags_off", "speedup_vs_posthog", ">=", 8.0,
+        "flag evaluation >= 8x faster than posthog (issue 13)",
     ),
     Target(
         "flags_on", "speedup_vs_posthog", ">=", 10.0,
