@@ -120,14 +120,7 @@ def inflate(
             raise RequestError(400, "invalid_gzip", "the body is not valid gzip") from None
         started = True
         out += chunk
-        if len(out) > cap:
-            raise RequestError(
-                413, "payload_too_large", f"the decompressed body exceeds {cap} bytes"
-            )
-        if clock() > deadline:
-            raise RequestError(
-                413, "payload_too_large", f"inflating the body took over {max_seconds:g} s"
-            )
+        _check_bounds(len(out), cap, clock() > deadline, max_seconds)
         if inflater.eof:
             pending = inflater.unused_data
             if not pending and position >= len(data):
@@ -174,20 +167,23 @@ def inflate_deflate(
         except zlib.error:
             raise RequestError(400, "invalid_deflate", "the body is not valid deflate") from None
         out += chunk
-        if len(out) > cap:
-            raise RequestError(
-                413, "payload_too_large", f"the decompressed body exceeds {cap} bytes"
-            )
-        if clock() > deadline:
-            raise RequestError(
-                413, "payload_too_large", f"inflating the body took over {max_seconds:g} s"
-            )
+        _check_bounds(len(out), cap, clock() > deadline, max_seconds)
         if inflater.eof:
             if inflater.unused_data or position < len(data):
                 raise RequestError(400, "invalid_deflate", "the body goes on after its end")
             return bytes(out)
         pending = inflater.unconsumed_tail
     raise RequestError(400, "invalid_deflate", "the deflate body is truncated")
+
+
+def _check_bounds(size: int, cap: int, late: bool, max_seconds: float) -> None:
+    """413 once the output passed ``cap`` bytes or inflating passed ``max_seconds``."""
+    if size > cap:
+        raise RequestError(413, "payload_too_large", f"the decompressed body exceeds {cap} bytes")
+    if late:
+        raise RequestError(
+            413, "payload_too_large", f"inflating the body took over {max_seconds:g} s"
+        )
 
 
 def _is_gzip(
