@@ -16,10 +16,9 @@ Knows nothing of any framework.
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Mapping, MutableMapping, Optional
+from typing import Any, Awaitable, Callable, Mapping, MutableMapping
 
-from .._client import Client
-from ._request import ExtraProperties, RequestInfo, capture, enter_request
+from ._request import Middleware, RequestInfo, capture, enter_request
 
 __all__ = ["ASGIMiddleware"]
 
@@ -32,7 +31,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _SOURCE = "asgi.middleware"
 
 
-class ASGIMiddleware:
+class ASGIMiddleware(Middleware[ASGIApp]):
     """``ASGIMiddleware(app, client=None, *, capture_exceptions=True, ...)``.
 
     ``client`` captures the exceptions (default: the module-level client).
@@ -40,26 +39,11 @@ class ASGIMiddleware:
     ``extra_properties(scope)`` may return more tags for the request.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        client: Optional[Client] = None,
-        *,
-        capture_exceptions: bool = True,
-        capture_tracing_headers: bool = True,
-        extra_properties: Optional[ExtraProperties] = None,
-    ) -> None:
-        self.app = app
-        self.client = client
-        self.capture_exceptions = capture_exceptions
-        self.capture_tracing_headers = capture_tracing_headers
-        self.extra_properties = extra_properties
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "http":
             return await self.app(scope, receive, send)
         try:
-            block = enter_request(self._info(scope), self._extra(scope))
+            block = enter_request(self._info(scope), self.extra(scope))
         except Exception:
             logger.exception("internal error in ASGIMiddleware; skipped")
             return await self.app(scope, receive, send)
@@ -91,9 +75,6 @@ class ASGIMiddleware:
             distinct_id=headers.get(b"x-posthog-distinct-id") if traced else None,
             session_id=headers.get(b"x-posthog-session-id") if traced else None,
         )
-
-    def _extra(self, scope: Scope) -> Optional[Mapping[str, Any]]:
-        return self.extra_properties(scope) if self.extra_properties else None
 
 
 def _headers(raw: Any) -> dict[bytes, bytes]:

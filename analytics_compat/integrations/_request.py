@@ -3,7 +3,8 @@
 Owns the tag names (posthog-python's integrations use the same), the cleaning of
 header values (control characters removed, length bounded: headers are chosen by
 whoever sends the request), opening a request's context, and capturing an exception
-with the middleware's mechanism. The distinct id and session headers are analytics
+with the middleware's mechanism, and what both middlewares are constructed with
+(``Middleware``). The distinct id and session headers are analytics
 attribution chosen by the client of the web app, never authentication.
 
 Knows nothing about WSGI or ASGI.
@@ -13,13 +14,13 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Generic, Mapping, Optional, TypeVar
 
 from .._client import Client
 from .._context_calls import identify_context, new_context, set_context_session, tag
 from .._default import default_client
 
-__all__ = ["RequestInfo", "capture", "clean", "enter_request", "tags_for"]
+__all__ = ["Middleware", "RequestInfo", "capture", "clean", "enter_request", "tags_for"]
 
 logger = logging.getLogger("analytics_compat")
 
@@ -27,6 +28,31 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _MAX_HEADER = 1000
 _MAX_PATH = 2048
 ExtraProperties = Callable[[Any], Optional[Mapping[str, Any]]]
+App = TypeVar("App")
+
+
+class Middleware(Generic[App]):
+    """What both middlewares are made with: the app, the client that captures (default:
+    the module-level client) and the switches; ``extra_properties(request)`` may return
+    more tags for a request (``request``: the WSGI environ or the ASGI scope)."""
+
+    def __init__(
+        self,
+        app: App,
+        client: Optional[Client] = None,
+        *,
+        capture_exceptions: bool = True,
+        capture_tracing_headers: bool = True,
+        extra_properties: Optional[ExtraProperties] = None,
+    ) -> None:
+        self.app = app
+        self.client = client
+        self.capture_exceptions = capture_exceptions
+        self.capture_tracing_headers = capture_tracing_headers
+        self.extra_properties = extra_properties
+
+    def extra(self, request: Any) -> Optional[Mapping[str, Any]]:
+        return self.extra_properties(request) if self.extra_properties else None
 
 
 class RequestInfo:

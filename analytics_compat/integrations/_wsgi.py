@@ -21,8 +21,7 @@ import contextvars
 import logging
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
-from .._client import Client
-from ._request import ExtraProperties, RequestInfo, capture, enter_request
+from ._request import Middleware, RequestInfo, capture, enter_request
 
 __all__ = ["WSGIMiddleware"]
 
@@ -32,28 +31,13 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _SOURCE = "wsgi.middleware"
 
 
-class WSGIMiddleware:
+class WSGIMiddleware(Middleware[WSGIApp]):
     """``WSGIMiddleware(app, client=None, *, capture_exceptions=True, ...)``.
 
     ``client`` captures the exceptions (default: the module-level client).
     ``capture_tracing_headers=False`` ignores the ``X-POSTHOG-*`` headers;
     ``extra_properties(environ)`` may return more tags for the request.
     """
-
-    def __init__(
-        self,
-        app: WSGIApp,
-        client: Optional[Client] = None,
-        *,
-        capture_exceptions: bool = True,
-        capture_tracing_headers: bool = True,
-        extra_properties: Optional[ExtraProperties] = None,
-    ) -> None:
-        self.app = app
-        self.client = client
-        self.capture_exceptions = capture_exceptions
-        self.capture_tracing_headers = capture_tracing_headers
-        self.extra_properties = extra_properties
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         ctx = contextvars.copy_context()
@@ -86,8 +70,7 @@ class WSGIMiddleware:
             distinct_id=environ.get("HTTP_X_POSTHOG_DISTINCT_ID") if headers else None,
             session_id=environ.get("HTTP_X_POSTHOG_SESSION_ID") if headers else None,
         )
-        extra = self.extra_properties(environ) if self.extra_properties else None
-        enter_request(info, extra)  # left when ``ctx`` is dropped with the request
+        enter_request(info, self.extra(environ))  # left when ``ctx`` is dropped with the request
 
     def _capture(self, ctx: contextvars.Context, exc: BaseException) -> None:
         if self.capture_exceptions:
