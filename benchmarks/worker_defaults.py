@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from benchmarks.libs import LIBS, PERSONAL, UIDS, DropCounter, props_list
 from benchmarks.profiling import OWN_THREADS, Profiler, ThreadCPU, loadavg
+from benchmarks.worker_flags import timed_flag_loop
 
 SLOW_NS = 1_000_000  # calls slower than 1 ms are kept (there are few) to count the slow tail
 
@@ -188,18 +189,7 @@ def scenario_flags_defaults(cfg: Dict[str, Any]) -> Dict[str, Any]:
     for key in keys:
         seen.append(("warmup_user", key, evaluate(key, "warmup_user", *warm[1:])))
     prof = Profiler("caller") if cfg.get("profile") else None
-    values: List[Any] = []
-    append = values.append
-    gc.collect()
-    if prof:
-        prof.start()
-    t0 = time.perf_counter()
-    for did, person, groups, gprops in people:
-        for key in keys:
-            append(evaluate(key, did, person, groups, gprops))
-    elapsed = time.perf_counter() - t0
-    if prof:
-        prof.stop()
+    values, elapsed = timed_flag_loop(evaluate, people, keys, prof)
     t1 = time.perf_counter()
     lib.flush(client)
     flush_s = time.perf_counter() - t1

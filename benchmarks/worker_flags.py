@@ -12,10 +12,29 @@ import gc
 import json
 import time
 import warnings
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from benchmarks.libs import LIBS, PERSONAL
 from benchmarks.profiling import Profiler
+
+
+def timed_flag_loop(
+    evaluate: Callable[..., Any], people: List[Any], keys: List[str], prof: Optional[Profiler]
+) -> Tuple[List[Any], float]:
+    """Each flag for each caller, once, timed (and profiled by ``prof`` if given)."""
+    values: List[Any] = []
+    append = values.append
+    gc.collect()
+    if prof:
+        prof.start()
+    t0 = time.perf_counter()
+    for did, person, groups, gprops in people:
+        for key in keys:
+            append(evaluate(key, did, person, groups, gprops))
+    elapsed = time.perf_counter() - t0
+    if prof:
+        prof.stop()
+    return values, elapsed
 
 
 def _posthog_flags(cfg: Dict[str, Any], send_events: bool) -> Any:
@@ -147,18 +166,7 @@ def scenario_flags(cfg: Dict[str, Any]) -> Dict[str, Any]:
     for key in keys:
         evaluate(key, "warmup_user", people[0][1], people[0][2], people[0][3])
     prof = Profiler("caller") if cfg.get("profile") else None
-    values: List[Any] = []
-    append = values.append
-    gc.collect()
-    if prof:
-        prof.start()
-    t0 = time.perf_counter()
-    for did, person, groups, gprops in people:
-        for key in keys:
-            append(evaluate(key, did, person, groups, gprops))
-    elapsed = time.perf_counter() - t0
-    if prof:
-        prof.stop()
+    values, elapsed = timed_flag_loop(evaluate, people, keys, prof)
     t1 = time.perf_counter()
     flush()
     flush_s = time.perf_counter() - t1
