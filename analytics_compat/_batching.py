@@ -29,7 +29,8 @@ from ._config import BatchConfig, FlushPolicy
 from ._dispatch import FlushCallback, Lifecycle, Sender
 from ._events import Message
 from ._flushes import FlushBook, FlushWaiter, finish, shutdown_sentence
-from ._lifecycle import ForkPhase, after_fork_in_child, at_exit
+from ._gctrack import UNTRACK_DEPTH, retrack_all, untracker
+from ._live import LIVE
 from .errors import QueueFullError, ShutdownTimeoutError, TransportError
 from .transport import Deadline, Outcome
 
@@ -40,12 +41,13 @@ logger = logging.getLogger(__name__)
 Deliver = Callable[[List[Message], List[Outcome]], None]
 
 
-_LIVE: weakref.WeakSet[Batcher] = weakref.WeakSet()
 # Above the high-water mark a producer waits, this long at most, off the interpreter lock
 # for the worker to take a batch (4 producers, queue of 300: sleep(0) dropped 17,489 of
 # 20,000; this, none), if the worker has released messages and took one in _MOVING_S:
 # a queue the triggers hold, or a request stuck on the network, is waited for in vain.
-_YIELD_S = 0.002
+# Taking the lock back costs ~5 ms more (sys.getswitchinterval()) and the scheduler's
+# turn: a flood's worst call was 9-10 ms with 1 ms, 10-11 with 2 ms, 11-13 with 4 ms.
+_YIELD_S = 0.001
 _MOVING_S = 0.5
 
 
@@ -72,10 +74,12 @@ class Batcher:
         self._max_queue_size = config.max_queue_size
         self._flush_after = config.flush_after
         self._high_water = max(1, config.max_queue_size // 2)
+        self._behind = min(UNTRACK_DEPTH, self._high_water)
+        self._untrack = untracker()
         self.dropped: collections.Counter[str] = collections.Counter()
         self._reset()
         self._state = Lifecycle.RUNNING
-        _LIVE.add(self)
+        LIVE.add(self)
         self._start_worker()
 
     def _reset(self) -> None:
@@ -101,9 +105,8 @@ class Batcher:
         self.last_flush = float("-inf") if self._legacy else self._clock()
 
     def _start_worker(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, name="analytics-compat-worker", daemon=True
-        )
+        name = "analytics-compat-worker"
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     # -- caller's thread ------------------------------------------------------------
@@ -139,13 +142,15 @@ class Batcher:
         """
         queue = self._queue
         depth = len(queue)
-        if depth >= self._high_water:
-            if depth >= self._max_queue_size:
-                return self._drop(message)
-            if self._released and time.monotonic() - self._taken_at < _MOVING_S:
-                progress = self._progress  # the worker is behind: let it run first
-                progress.clear()
-                progress.wait(_YIELD_S)
+        if depth >= self._behind:  # keep it out of the cyclic collector (see _gctrack)
+            if depth >= self._high_water:
+                if depth >= self._max_queue_size:
+                    return self._drop(message)
+                if self._released and time.monotonic() - self._taken_at < _MOVING_S:
+                    progress = self._progress  # the worker is behind: let it run first
+                    progress.clear()
+                    progress.wait(_YIELD_S)
+            self._untrack(message)  # before another thread can see it (and settle it)
         now = self._clock()
         message.enqueued_at = now
         queue.append(message)
@@ -242,7 +247,7 @@ class Batcher:
             self._state = Lifecycle.CLOSING
             self._drain_timeout = timeout
             self._deadline.set(time.monotonic() + timeout)
-        _LIVE.discard(self)
+        LIVE.discard(self)
         self.release()
 
     def join(self) -> bool:
@@ -391,28 +396,9 @@ class Batcher:
     def _after_fork_in_child(self) -> None:
         if self._state is not Lifecycle.RUNNING:
             return
-        # The parent still holds and will send everything queued before the fork.
+        # The parent still holds and will send everything queued before the fork; the
+        # child's copies are garbage, which the collector must be able to see.
+        retrack_all(self._queue)
         self._reset()
         self._sender.after_fork()
         self._start_worker()
-
-
-def _drain_all_at_exit() -> None:
-    """Drain every client nobody shut down, in parallel, each within its shutdown_timeout."""
-    batchers = list(_LIVE)
-    for batcher in batchers:
-        batcher.begin_shutdown(None)
-    for batcher in batchers:
-        try:
-            batcher.join()
-        except Exception:
-            logger.exception("draining a client at exit failed")
-
-
-def _restart_in_child() -> None:
-    for batcher in list(_LIVE):
-        batcher._after_fork_in_child()
-
-
-at_exit(_drain_all_at_exit)
-after_fork_in_child(_restart_in_child, ForkPhase.THREADS)

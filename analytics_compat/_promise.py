@@ -18,6 +18,7 @@ import enum
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Generator, List, Optional, Sequence, Tuple
 
+from ._gctrack import retrack
 from ._lifecycle import after_fork_in_child
 from ._listeners import call_safely
 from .errors import DeliveryError
@@ -153,7 +154,11 @@ class MessagePromise:
             if self._state is not PromiseState.PENDING:
                 return False
             self._error = error
-            self._state = PromiseState.FAILED if error is not None else PromiseState.FLUSHED
+            if error is None:
+                self._state = PromiseState.FLUSHED
+            else:  # its traceback can lead back here: a cycle only the collector frees
+                self._state = PromiseState.FAILED
+                retrack(self)
             listeners, self._listeners = self._listeners, None
             event = self._event
         if event is not None:
@@ -187,7 +192,11 @@ def settle_all(
             if promise._state is not pending:
                 continue
             promise._error = error
-            promise._state = failed if error is not None else flushed
+            if error is None:
+                promise._state = flushed
+            else:
+                promise._state = failed
+                retrack(promise)  # as in _settle
             if promise._listeners is not None or promise._event is not None:
                 woken.append((promise, promise._listeners, promise._event))
                 promise._listeners = None

@@ -2,7 +2,7 @@
 
 Producers call ``track()`` as fast as they can; the sink runs in its own process (the
 benchmark's asyncio sink), so it never competes with the worker for the interpreter.
-Above half of ``maxQueueSize`` a producer waits (2 ms at most) for the worker to take
+Above half of ``maxQueueSize`` a producer waits (1 ms at most) for the worker to take
 its next batch; before that rule, four producers dropped 87% of their messages into a
 queue of 300 (a bare ``sleep(0)`` dropped as many; a 0.1 ms sleep still 18% at load
 average 5). Loss is asserted loosely (a tenth of the calls) so a loaded machine cannot
