@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
-import subprocess
-import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.harness import Sink
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -30,15 +26,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
     from analytics_compat import Client
 
-    sink = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.sink"],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert sink.stdout is not None and sink.stdin is not None
-    port = json.loads(sink.stdout.readline())["port"]
+    sink = Sink()  # the benchmark's sink, in its own process
     pauses: List[Tuple[int, int, int]] = []  # generation, start ns, end ns
     started = [0]
 
@@ -51,7 +39,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     props = [{"i": i, "plan": "pro", "n": 3, "ok": True} for i in range(args.calls)]
     if args.freeze:
         gc.freeze()
-    client = Client({"secret": "phc_gc_flood", "host": f"http://127.0.0.1:{port}"})
+    client = Client({"secret": "phc_gc_flood", "host": sink.url})
     gc.collect()
     gc.callbacks.append(timed)
     track, clock = client.track, time.perf_counter_ns
@@ -78,8 +66,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         ms = by_gen[generation]
         print(f"  gen {generation}: {len(ms)} collections, longest {max(ms):.1f} ms")
     client.shutdown(10)
-    sink.stdin.close()
-    sink.wait(10)
+    sink.close()
     return 0
 
 

@@ -29,9 +29,10 @@ PY = sys.executable
 class Sink:
     """The sink process: a live port (``url``), a stalled one (``stall_url``), its counts."""
 
-    def __init__(self, defs_path: str) -> None:
+    def __init__(self, defs_path: Optional[str] = None) -> None:
+        defs = ["--defs", defs_path] if defs_path else []
         self.proc = subprocess.Popen(
-            [PY, "-m", "benchmarks.sink", "--defs", defs_path],
+            [PY, "-m", "benchmarks.sink", *defs],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
